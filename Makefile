@@ -1,0 +1,38 @@
+# `make demo`: set up .venv, pull the embedded models, run the main job on the embedded engines.
+# `make test`: the same set-up plus dev extras, then the test suite (what .ci/run calls).
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+EXTRAS := cpu,video,ui
+
+export HF_HUB_OFFLINE := 1
+export GRADIO_ANALYTICS_ENABLED := False
+
+.PHONY: demo test setup setup-dev weights clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+
+$(VENV)/.setup-$(EXTRAS): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[$(EXTRAS)]'
+	touch $@
+
+$(VENV)/.setup-dev: pyproject.toml $(VENV)/.setup-$(EXTRAS)
+	$(BIN)/python -m pip install -q -e '.[$(EXTRAS),dev]'
+	touch $@
+
+setup: $(VENV)/.setup-$(EXTRAS)
+setup-dev: $(VENV)/.setup-dev
+
+weights: setup
+	$(BIN)/studio weights pull --embedded
+	$(BIN)/studio weights verify
+
+demo: weights
+	$(BIN)/studio demo examples/demo.toml -o out/demo
+
+test: setup-dev weights
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+clean:
+	rm -rf $(VENV) out

@@ -1,0 +1,1 @@
+"""Recognizers that back-classify rendered media, and the metrics over their results."""

@@ -1,0 +1,122 @@
+"""Media files written atomically (temporary file, then rename) so a crash never leaves half a file."""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from studio.errors import StudioError
+
+AUDIO_EXT = {".wav": "WAV", ".flac": "FLAC"}
+IMAGE_EXT = {".png", ".jpg", ".jpeg", ".webp"}
+MAX_IMAGE_SIDE = 8192
+
+
+def check_output(path: str | Path, allowed: set[str] | dict) -> Path:
+    p = Path(path)
+    if p.suffix.lower() not in allowed:
+        raise StudioError(f"output {p} has an unsupported extension; use one of {', '.join(sorted(allowed))}")
+    if not p.parent.exists():
+        raise StudioError(f"output folder {p.parent} does not exist; create it first")
+    if p.is_dir():
+        raise StudioError(f"output {p} is a folder; give a file name")
+    return p
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yields a temporary path beside ``path``; renamed onto it only if the block succeeds."""
+    p = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.stem}.", suffix=p.suffix, dir=p.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, p)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def save_audio(path: str | Path, audio: np.ndarray, sample_rate: int) -> Path:
+    import soundfile as sf
+
+    p = check_output(path, AUDIO_EXT)
+    a = np.asarray(audio, dtype=np.float32)
+    if a.size == 0 or not np.all(np.isfinite(a)):
+        raise StudioError("refusing to write empty or non-finite audio")
+    with atomic_path(p) as tmp:
+        sf.write(tmp, a, sample_rate, format=AUDIO_EXT[p.suffix.lower()], subtype="PCM_16")
+    return p
+
+
+def save_png(path: str | Path, image: np.ndarray, meta: dict | None = None) -> Path:
+    """RGB uint8 → PNG with each meta entry as a JSON text chunk (affect, plan, seed, engine)."""
+    from PIL import Image, PngImagePlugin
+
+    p = check_output(path, {".png"})
+    info = PngImagePlugin.PngInfo()
+    for k, v in (meta or {}).items():
+        info.add_text(k, v if isinstance(v, str) else json.dumps(v, default=str))
+    with atomic_path(p) as tmp:
+        Image.fromarray(np.asarray(image, dtype=np.uint8)).save(tmp, format="PNG", pnginfo=info)
+    return p
+
+
+def png_meta(path: str | Path) -> dict:
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return dict(getattr(im, "text", {}))
+
+
+def load_image(path_or_array, max_side: int = MAX_IMAGE_SIDE) -> np.ndarray:
+    """Any readable image (grey, RGBA, 16-bit, palette) → RGB uint8, downscaled if a side exceeds ``max_side``."""
+    from PIL import Image, UnidentifiedImageError
+
+    if isinstance(path_or_array, np.ndarray):
+        arr = path_or_array
+        if arr.ndim == 2:
+            arr = np.stack([arr] * 3, -1)
+        if arr.ndim != 3 or arr.shape[2] not in (3, 4):
+            raise StudioError(f"image array must be HxW, HxWx3 or HxWx4, got shape {arr.shape}")
+        if arr.dtype != np.uint8:
+            scale = 255.0 if arr.max() <= 1.0 else (65535.0 if arr.max() > 255 else 255.0)
+            arr = np.clip(arr.astype(np.float64) / scale * 255.0, 0, 255).astype(np.uint8)
+        img = Image.fromarray(arr[..., :3])
+    else:
+        p = Path(path_or_array)
+        if not p.exists():
+            raise StudioError(f"image {p} does not exist")
+        try:
+            img = Image.open(p)
+            img.load()
+        except (UnidentifiedImageError, OSError, SyntaxError) as e:
+            raise StudioError(f"cannot read {p} as an image ({type(e).__name__}); give a PNG or JPEG file") from None
+        if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+            a = np.asarray(img, dtype=np.float64)
+            img = Image.fromarray(np.clip(a / max(1.0, a.max()) * 255, 0, 255).astype(np.uint8))
+        if img.mode in ("RGBA", "LA", "P", "PA"):
+            img = img.convert("RGBA")
+            bg = Image.new("RGBA", img.size, (255, 255, 255, 255))
+            img = Image.alpha_composite(bg, img)
+        img = img.convert("RGB")
+    w, h = img.size
+    if w < 8 or h < 8:
+        raise StudioError(f"image is only {w}x{h} pixels; give at least 64x64")
+    if max(w, h) > max_side:
+        s = max_side / max(w, h)
+        img = img.resize((max(1, round(w * s)), max(1, round(h * s))), Image.LANCZOS)
+    return np.asarray(img, dtype=np.uint8).copy()
+
+
+def default_portrait() -> np.ndarray:
+    """The scikit-image astronaut (NASA, public domain), 512x512 RGB."""
+    from skimage import data
+
+    return data.astronaut()

