@@ -19,14 +19,16 @@ from studio.affect.core import Affect, nearest_labels
 # loudness scale (0.33A points -> 0.08A dB), documented in the README.
 
 def _schroeder(v: float, a: float, d: float) -> dict[str, float]:
+    """Percent changes are applied as log-ratios (ln(1 + x) ≈ x): the rules stay linear in VAD, so
+    intensity scaling, negation and mixtures compose exactly."""
     A, E, P = 100 * a, 100 * v, 100 * d
-    pitch_pct = 0.3 * A + 0.1 * E - 0.1 * P
+    st_per_log = 12 / math.log(2)
     return {
-        "f0_shift_st": 12 * math.log2(max(1e-3, 1 + pitch_pct / 100)),
-        "log_f0_range": math.log((4 + 0.04 * A) / 4),
+        "f0_shift_st": st_per_log * (0.3 * A + 0.1 * E - 0.1 * P) / 100,
+        "log_f0_range": 0.04 * A / 4,  # range 4 + 0.04A semitones around a neutral 4
         "f0_slope_st": 0.12 * P / 4,  # Schröder's slope spread over a 4 s phrase: per-second rise/fall
-        "log_rate": math.log(max(1e-3, 1 + (0.5 * A + 0.2 * E) / 100)),
-        "log_pause": math.log(max(1e-3, 1 - 0.2 * A / 100)),
+        "log_rate": (0.5 * A + 0.2 * E) / 100,
+        "log_pause": -0.2 * A / 100,
         "loudness_db": 0.08 * A,
         "tilt_db": 0.06 * A,
         "breathiness": -0.004 * A - 0.002 * P,

@@ -1,0 +1,157 @@
+"""Free text → Affect, offline.
+
+Words that are taxonomy terms are read directly ("bittersweet relief" mixes both terms); anything
+else is matched by meaning with MiniLM sentence embeddings against every taxonomy term and its
+synonyms. Intensifiers and softeners scale the result ("slightly annoyed" < "furious"), and "not"
+flips polarity. ``Affect.why`` keeps the nearest labels and their scores so a UI can show why.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from functools import lru_cache
+
+import numpy as np
+
+from studio.affect import taxonomy
+from studio.affect.core import MAX_INTENSITY, Affect
+from studio.errors import StudioError
+
+# multipliers on the term's own intensity; values follow the usual ordering of degree adverbs
+# (e.g. Quirk et al. 1985 "amplifiers" vs "downtoners"), calibrated by hand, not from a corpus
+MODIFIERS: dict[str, float] = {
+    "extremely": 1.5, "incredibly": 1.5, "utterly": 1.5, "completely": 1.4, "absolutely": 1.4, "totally": 1.3,
+    "deeply": 1.3, "very": 1.3, "really": 1.2, "so": 1.2, "super": 1.3, "intensely": 1.5, "overwhelmingly": 1.5,
+    "quite": 1.1, "pretty": 1.1, "fairly": 0.9, "somewhat": 0.6, "slightly": 0.45, "mildly": 0.5, "faintly": 0.4,
+    "barely": 0.3, "a bit": 0.5, "a little": 0.5, "a touch of": 0.5, "a hint of": 0.4, "hint of": 0.4,
+    "kind of": 0.6, "sort of": 0.6, "quiet": 0.6, "quietly": 0.6, "gentle": 0.6, "gently": 0.6, "soft": 0.6,
+    "subtle": 0.5, "subtly": 0.5, "mild": 0.5, "slight": 0.45, "intense": 1.4, "overwhelming": 1.5, "pure": 1.3,
+}
+NEGATORS = {"not", "no", "never", "hardly", "un-"}
+STOPWORDS = {"i", "im", "i'm", "am", "feel", "feeling", "feels", "felt", "a", "an", "the", "of", "with", "and",
+             "but", "yet", "in", "me", "my", "is", "are", "was", "be", "being", "some", "mixed", "mix", "touch",
+             "sense", "bit", "little", "to", "at", "it", "that", "this", "by", "for", "mood", "emotion", "tone"}
+TEMPERATURE = 0.05
+MIN_SIMILARITY = 0.3  # below this MiniLM neighbours are unrelated words (e.g. "the table is brown": 0.18)
+NEGATION_SCALE = 0.6  # "not happy" is milder than "sad"  # softmax over cosine similarities; MiniLM's neighbours differ by a few hundredths
+
+
+def _anchors() -> tuple[list[str], list[str]]:
+    """(phrase, term) pairs: each term's name and synonyms."""
+    phrases, owners = [], []
+    for name, term in taxonomy.terms().items():
+        for p in (name, *term.synonyms):
+            for form in (p, f"feeling {p}"):  # the bare word matches labels, the phrase matches sentences
+                phrases.append(form)
+                owners.append(name)
+    return phrases, owners
+
+
+@lru_cache(maxsize=1)
+def _anchor_matrix() -> tuple[np.ndarray, tuple[str, ...]]:
+    """Anchor embeddings, cached on disk beside the model keyed by the anchor list."""
+    from studio import weights
+    from studio.affect.embedder import MODEL, embedder
+
+    phrases, owners = _anchors()
+    key = hashlib.sha256("\n".join(phrases).encode()).hexdigest()[:16]
+    cache = weights.store_dir() / MODEL / f"anchors-{key}.npy"
+    mat = None
+    if cache.exists():
+        try:
+            mat = np.load(cache, allow_pickle=False)
+        except (OSError, ValueError):
+            mat = None
+    if mat is None or mat.shape[0] != len(phrases):
+        mat = embedder().encode(phrases)
+        try:
+            tmp = cache.with_suffix(".part.npy")
+            np.save(tmp, mat, allow_pickle=False)
+            tmp.replace(cache)
+        except OSError:
+            pass
+    return mat, tuple(owners)
+
+
+def _strip_modifiers(text: str) -> tuple[str, float, bool]:
+    t = " " + text + " "
+    mult, negate = 1.0, False
+    for phrase in sorted(MODIFIERS, key=len, reverse=True):
+        pat = f" {phrase} "
+        while pat in t:
+            mult *= MODIFIERS[phrase]
+            t = t.replace(pat, " ", 1)
+    words = t.split()
+    if any(w in NEGATORS for w in words):
+        negate = True
+        words = [w for w in words if w not in NEGATORS]
+    return " ".join(words), mult, negate
+
+
+def nearest_terms(text: str, k: int = 5) -> list[tuple[str, float]]:
+    """Taxonomy terms by cosine similarity to ``text`` (best phrase of each term)."""
+    from studio.affect.embedder import embedder
+
+    mat, owners = _anchor_matrix()
+    sims = mat @ embedder().encode([text])[0]
+    best: dict[str, float] = {}
+    for s, o in zip(sims.tolist(), owners):
+        if s > best.get(o, -2.0):
+            best[o] = s
+    return sorted(best.items(), key=lambda kv: -kv[1])[:k]
+
+
+def parse_text(text: str, intensity: float | None = None) -> Affect:
+    if not isinstance(text, str) or not text.strip():
+        raise StudioError("emotion text is empty: describe a feeling, e.g. 'bittersweet relief' or 'slightly annoyed'")
+    clean = re.sub(r"[^\w\s'-]", " ", text.lower()).replace("-", " ")
+    core, mult, negate = _strip_modifiers(" ".join(clean.split()))
+    words = [w for w in core.split() if w not in STOPWORDS]
+    if not words:
+        raise StudioError(f"no emotion word in {text!r}: name a feeling, e.g. 'slightly annoyed' or 'calm contentment'")
+
+    known = _known_terms(words)
+    if known is not None:
+        parts = [Affect.of(t.name, t.intensity) for t in known]
+        why = tuple((t.name, 1.0) for t in known)
+    else:
+        near = nearest_terms(core, k=5)
+        if near[0][1] < MIN_SIMILARITY:
+            names = ", ".join(f"{n} ({sc:.2f})" for n, sc in near[:3])
+            raise StudioError(f"no clear emotion in {text!r} (nearest: {names}); name a feeling, e.g. 'slightly annoyed'")
+        top = near[:3]
+        sims = np.array([s for _, s in top])
+        w = np.exp((sims - sims.max()) / TEMPERATURE)
+        w /= w.sum()
+        parts = []
+        for (name, _), wi in zip(top, w):
+            if wi >= 0.05:
+                term = taxonomy.terms()[name]
+                parts.append((Affect.of(name, term.intensity), float(wi)))
+        why = tuple((n, round(float(s), 3)) for n, s in near)
+        mixed = Affect.mix([p for p, _ in parts], [wi for _, wi in parts])
+        parts = [mixed]
+    affect = parts[0] if len(parts) == 1 else Affect.mix(parts)
+    base = affect.intensity
+    if negate:
+        affect = affect.negated()
+        mult *= NEGATION_SCALE
+    final = min(MAX_INTENSITY, base * mult) if intensity is None else intensity
+    return Affect(vad=affect.vad, mixture=affect.mixture, intensity=final, label=text.strip(), why=why)
+
+
+def _known_terms(words: list[str]) -> list | None:
+    """All content words (or word pairs) as taxonomy terms, else None."""
+    out, i = [], 0
+    while i < len(words):
+        pair = " ".join(words[i:i + 2])
+        if i + 1 < len(words) and taxonomy.lookup(pair):
+            out.append(taxonomy.lookup(pair))
+            i += 2
+            continue
+        term = taxonomy.lookup(words[i])
+        if term is None:
+            return None
+        out.append(term)
+        i += 1
+    return [t for t in out if t.name != "neutral"] or out
