@@ -36,6 +36,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; finished files are ordinary readable files
         os.replace(tmp, p)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
