@@ -1,0 +1,1 @@
+"""One module per tab: a pure handler (testable without a browser) and a ``build`` that wires it."""

@@ -1,0 +1,43 @@
+"""Speech tab: text + affect → audio, back-classified from the rendered WAV."""
+from __future__ import annotations
+
+from ui.affect_control import AffectInputs, resolve
+from ui.recognize import recognize_file
+from ui.results import job_dir, plan_of, present, user_errors
+from ui.tabs.common import pipeline, require_text, result_panel, seed_of
+
+MAX_CHARS = 600  # a demo request, not an audiobook: keeps one request within a few seconds on CPU
+
+
+def speak(*args):
+    """(9 affect inputs, text, seed) → (wav path, bars, plane, recognition JSON, plan JSON)."""
+    inp = AffectInputs.from_values(*args[:9])
+    text, seed = args[9], args[10]
+    text = require_text(text)
+    if len(text) > MAX_CHARS:
+        from studio.errors import StudioError
+
+        raise StudioError(f"text is {len(text)} characters; the demo takes at most {MAX_CHARS} (use `studio speak` for long texts)")
+    x = resolve(inp)
+    synthesize = pipeline("pipelines.speech", "synthesize")
+
+    r = synthesize(text, x, seed=seed_of(seed))
+    out = job_dir("speech") / "speech.wav"
+    r.save(out)
+    recs, notes = recognize_file("speech", out)
+    bars, plane, rec = present(x, recs, notes)
+    return str(out), bars, plane, rec, plan_of(r, x)
+
+
+def build(control) -> None:
+    import gradio as gr
+
+    with gr.Tab("Speech", id="speech"):
+        with gr.Row():
+            text = gr.Textbox("I can't believe we actually won.", label="Text to speak", lines=2)
+            seed = gr.Number(0, label="Seed", precision=0, minimum=0)
+        go = gr.Button("Speak", variant="primary")
+        audio = gr.Audio(label="Speech", type="filepath", interactive=False, elem_id="speech-audio")
+        panel = result_panel("speech")
+    go.click(user_errors(speak), control.inputs + [text, seed], [audio] + panel.outputs, api_name="speech",
+             concurrency_id="render")
