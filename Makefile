@@ -29,7 +29,7 @@ weights: setup
 	$(BIN)/studio weights verify
 
 demo: weights
-	$(BIN)/studio demo examples/demo.toml -o out/demo
+	$(BIN)/studio render examples/demo.toml -o out/demo --resume --eval
 
 test: setup-dev weights
 	$(BIN)/python -m pytest -q -p no:cacheprovider

@@ -69,3 +69,15 @@ class Studio:
         from studio.datasets import evaluate
 
         return evaluate(out_dir, **opts)
+
+    def iter_render(self, spec: Any, out_dir: Any, **opts):
+        """Yield each item's manifest row as it finishes (see ``studio.datasets.iter_render``)."""
+        from studio.datasets import iter_render
+
+        return iter_render(spec, out_dir, **opts)
+
+    def iter_evaluate(self, out_dir: Any, **opts):
+        """Yield each item's recognitions as it is judged (see ``studio.datasets.iter_evaluate``)."""
+        from studio.datasets import iter_evaluate
+
+        return iter_evaluate(out_dir, **opts)

@@ -1,0 +1,126 @@
+"""The dataset card (README.md): what is in the folder, which engines and model licenses made it, how to load it."""
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+
+from studio.datasets.spec import Spec
+from studio.media import atomic_path
+
+# registry models each (medium, mode, engine) runs; free-text emotions also use the sentence embedder
+ENGINE_MODELS: dict[tuple[str, str, str], tuple[str, ...]] = {
+    ("speech", "speak", "embedded"): ("piper-joe-medium",),
+    ("face", "express", "embedded"): ("face-landmarker",),
+    ("face", "talk", "embedded"): ("face-landmarker", "piper-joe-medium"),
+    ("image", "generate", "embedded"): (),
+}
+RECOGNIZER_MODELS = ("fer2013-mini-xception", "face-landmarker")
+FOLDER_KIND = {"speech": "audiofolder", "image": "imagefolder", "face": "imagefolder", "video": "videofolder"}
+
+
+def models_used(rows: list[dict], free_text: bool) -> list[tuple[str, str, str]]:
+    """(model, role, license) for every registry model behind these rows."""
+    from studio import weights
+
+    names: list[str] = []
+    for r in rows:
+        for n in ENGINE_MODELS.get((r["medium"], r["mode"], r.get("engine") or "embedded"), ()):
+            if n not in names:
+                names.append(n)
+    if free_text:
+        names.append("minilm-l6-v2")
+    table = weights.models()
+    return [(n, table[n].role, table[n].license) for n in names if n in table]
+
+
+def _md_table(header: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def card_text(sp: Spec, rows: list[dict]) -> str:
+    folders = sorted({r["file"].split("/")[0] for r in rows})
+    per = Counter((r["file"].split("/")[0], r["label"]) for r in rows)
+    labels = sorted({r["label"] for r in rows})
+    engines = sorted({(r["medium"], r["mode"], r.get("engine") or "embedded") for r in rows})
+    free_text = any(" " in r["emotion"] and ":" not in r["emotion"] and ">" not in r["emotion"] for r in rows)
+    used = models_used(rows, free_text)
+    from studio import weights
+
+    weights_table = weights.models()
+    other = sorted({f"{m} {mo} engine {e!r}" for m, mo, e in engines if (m, mo, e) not in ENGINE_MODELS})
+    spdx = sp.license.strip().lower() if re.fullmatch(r"[A-Za-z0-9.\-]+", sp.license.strip()) else "other"
+    front = ["---", f"pretty_name: {sp.name}", f"license: {spdx}", "tags:", "- synthetic", "- affective-computing",
+             "- emotion", "configs:"]
+    for f in folders:
+        front += [f"- config_name: {f}", f"  data_dir: {f}"]
+    front.append("---")
+    count_rows = [[label] + [per.get((f, label), 0) for f in folders] + [sum(per.get((f, label), 0) for f in folders)]
+                  for label in labels]
+    count_rows.append(["**total**"] + [sum(per.get((f, l), 0) for l in labels) for f in folders] + [len(rows)])
+    parts = [
+        "\n".join(front), "",
+        f"# {sp.name}", "",
+        sp.description or "A synthetic affective dataset rendered by Affect Studio.", "",
+        f"Rendered from `{Path(sp.source).name}` (a copy is in `spec.json`) by {_version()}. Every item is a deterministic "
+        "function of its request: the item id is a hash of the canonical request, and rendering the same spec again with "
+        "the same version gives the same files (sha256 in the manifest).", "",
+        "## Contents", "",
+        _md_table(["requested label"] + folders + ["all"], count_rows), "",
+        "Folders: " + ", ".join(f"`{f}/` ({FOLDER_KIND.get(f, 'files')})" for f in folders) + ". "
+        "The label is the requested affect's dominant core label; `emotion` keeps the request as written "
+        "(a label, a mixture, a VAD point, free text or a trajectory), and `valence`/`arousal`/`dominance` are the "
+        "requested point (a trajectory's time-average).", "",
+        "## Engines and model licenses", "",
+        _md_table(["medium", "mode", "engine"], [list(e) for e in engines]), "",
+        _md_table(["model", "role", "license"], [list(u) for u in used]) if used else "No registry model was used.", "",
+    ]
+    portraits = sorted({r["portrait"] for r in rows if r.get("portrait")})
+    if portraits:
+        parts += ["Portraits: " + ", ".join("`default` (the scikit-image astronaut photo, NASA, public domain)" if p == "default"
+                                            else f"`{p}` (supplied by the dataset's author)" for p in portraits) + ".", ""]
+    rec = [(n, weights_table[n].license) for n in RECOGNIZER_MODELS if n in weights_table]
+    if rec:
+        parts += ["`studio eval` back-classifies with independent recognizers: " + "; ".join(f"{n} ({l})" for n, l in rec)
+                  + "; speech and image statistics are measured without learned models.", ""]
+    if other:
+        parts += ["Other engines used weights supplied by the user: " + "; ".join(other)
+                  + ". Their licenses are those of those weights.", ""]
+    parts += [
+        f"Dataset license: {sp.license}. Synthetic media: each item shows or voices a requested emotion; it is not a "
+        "recording of a person feeling it. Do not present items as real people's expressions.", "",
+        "## Loading", "",
+        "```python",
+        "import pandas as pd",
+        "m = pd.read_parquet(\"manifest.parquet\")       # every request field, the plan (JSON) and the file's sha256",
+        "m = m.merge(pd.read_parquet(\"eval.parquet\"), on=\"id\", how=\"left\")  # after `studio eval`",
+        "",
+        "import pyarrow.parquet as pq",
+        "t = pq.read_table(\"manifest.parquet\")",
+        "",
+        "from datasets import load_dataset              # Hugging Face datasets",
+    ]
+    for f in folders:
+        parts.append(f"ds_{f} = load_dataset(\"{FOLDER_KIND.get(f, 'imagefolder')}\", data_dir=\"{f}\")  # metadata.csv: file_name + request")
+    parts += ["```", "",
+              "`manifest.jsonl` is the append-only journal the render writes as items finish; `manifest.parquet` is "
+              "written from it. `studio render SPEC -o DIR --resume` continues an interrupted run; "
+              "`studio eval DIR` back-classifies every item into `eval.parquet` and `report.md`.", ""]
+    return "\n".join(parts)
+
+
+def _version() -> str:
+    from studio.datasets.runner import provenance
+
+    p = provenance()
+    return "Affect Studio " + p.get("affect_studio", "(source checkout)") + (f" (git {p['git']})" if "git" in p else "")
+
+
+def write_card(out: Path, sp: Spec, rows: list[dict]) -> Path:
+    p = Path(out) / "README.md"
+    text = card_text(sp, sorted(rows, key=lambda r: r["index"]))
+    with atomic_path(p) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return p

@@ -1,0 +1,326 @@
+"""Dataset spec files: TOML (or a dict) describing grids and explicit items, expanded into ``Item``s.
+
+    [dataset]
+    name = "demo"
+
+    [[grid]]                      # every combination of the list-valued keys
+    medium = "speech"
+    texts = ["The results are in."]
+    emotions = ["neutral", "joy", "joy:0.6,surprise:0.4", "0.5,-0.3,0.1", "quiet relief"]
+    intensities = [0.5, 1.0]
+    seeds = [0]
+
+    [[item]]                      # one explicit item
+    medium = "face"
+    mode = "talk"
+    text = "Hello there."
+    emotion = "neutral > joy > sadness"
+
+Keys (a grid takes the plural list form of emotion/intensity/seed/text/prompt/portrait, an item the singular):
+    all media   medium, emotion(s), intensity/intensities (default 1.0), seed(s) (default 0; ``seeds = N`` = 0..N-1)
+    speech      text(s), engine ("embedded"), format ("wav" | "flac")
+    face        mode ("express" still | "talk" clip), portrait(s) ("default" or a path relative to the spec),
+                text(s) (talk only), fps (talk, 25), size (talk, 512)
+    image       prompt(s), engine ("embedded" | "diffusion" | "auto"), width, height (512), weights (a local folder)
+    [dataset]   name, description, license, seed (added to every item's seed)
+Neutral at any intensity is one request (rendered once). Trajectories need time: speech and face "talk" only.
+
+Every error names the place (line number where TOML has one) and what to write instead.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import itertools
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from studio.datasets.items import Item
+from studio.errors import StudioError
+
+MEDIA = ("speech", "face", "image")
+FACE_MODES = ("express", "talk")
+AUDIO_FORMATS = ("wav", "flac")
+
+DATASET_KEYS = {"name", "description", "license", "seed"}
+TOP_KEYS = {"dataset", "grid", "item"}
+# singular (explicit item) key -> plural (grid) key
+LISTABLE = {"emotion": "emotions", "intensity": "intensities", "seed": "seeds", "text": "texts",
+            "prompt": "prompts", "portrait": "portraits"}
+SCALAR = {"medium", "mode", "engine", "format", "fps", "size", "width", "height", "weights"}
+MEDIUM_KEYS = {
+    "speech": {"text", "engine", "format"},
+    "face": {"mode", "portrait", "text", "fps", "size"},
+    "image": {"prompt", "engine", "width", "height", "weights"},
+}
+COMMON_KEYS = {"medium", "emotion", "intensity", "seed"}
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "speech": {"engine": "embedded", "format": "wav"},
+    "face": {"mode": "express", "portrait": "default", "fps": 25, "size": 512},
+    "image": {"engine": "embedded", "width": 512, "height": 512, "weights": None},
+}
+
+
+@dataclass
+class Spec:
+    name: str
+    description: str
+    license: str
+    items: list[Item]
+    source: str = "<dict>"  # the file it came from, for messages and the dataset card
+    raw: dict = field(default_factory=dict)
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for it in self.items:
+            out[it.folder] = out.get(it.folder, 0) + 1
+        return out
+
+
+def _line_of(text: str | None, key: str, nth: int = 0) -> str:
+    """' (line N)' for the nth assignment of ``key`` in the TOML source, when it can be found."""
+    if not text:
+        return ""
+    k = re.escape(key)
+    hits = [i + 1 for i, ln in enumerate(text.splitlines()) if re.match(rf"\s*({k}\s*=|\[\[?\s*{k}\s*\]\]?)", ln)]
+    return f" (line {hits[min(nth, len(hits) - 1)]})" if hits else ""
+
+
+def _table_line(text: str | None, table: str, index: int) -> str:
+    if not text:
+        return ""
+    hits = [i + 1 for i, ln in enumerate(text.splitlines()) if re.match(rf"\s*\[\[\s*{table}\s*\]\]", ln)]
+    return f" (line {hits[index]})" if index < len(hits) else ""
+
+
+class _Where(str):
+    """'spec.toml [[grid]] #2 (line 14)' that can also point at one key's line inside that table."""
+
+    def __new__(cls, name: str, text: str | None, table: str, index: int):
+        obj = super().__new__(cls, f"{name} [[{table}]] #{index + 1}{_table_line(text, table, index)}")
+        obj.name, obj.text, obj.table, obj.index = name, text, table, index
+        return obj
+
+    def at(self, key: str) -> str:
+        """'spec.toml line 17 ([[grid]] #2)' for the key's assignment inside this table."""
+        if not self.text:
+            return str(self)
+        lines = self.text.splitlines()
+        heads = [i for i, ln in enumerate(lines) if re.match(rf"\s*\[\[\s*{self.table}\s*\]\]", ln)]
+        if self.index >= len(heads):
+            return str(self)
+        for i in range(heads[self.index] + 1, len(lines)):
+            if re.match(r"\s*\[", lines[i]):
+                break
+            if re.match(rf"\s*{re.escape(key)}\s*=", lines[i]):
+                return f"{self.name} line {i + 1} ([[{self.table}]] #{self.index + 1})"
+        return str(self)
+
+
+def _nearest(key: str, valid: set[str]) -> str:
+    near = difflib.get_close_matches(key, sorted(valid), n=1, cutoff=0.5)
+    return f"did you mean {near[0]!r}?" if near else f"valid keys: {', '.join(sorted(valid))}"
+
+
+def read_spec_source(spec: Any) -> tuple[dict, str | None, str, Path]:
+    """A path, a TOML string or a dict → (data, source text, source name, base folder for relative paths)."""
+    if isinstance(spec, Mapping):
+        return dict(spec), None, "<dict>", Path.cwd()
+    if isinstance(spec, Path) or (isinstance(spec, str) and "\n" not in spec and "=" not in spec):
+        p = Path(spec)
+        if not p.exists():
+            raise StudioError(f"spec file {p} does not exist; give a path to a .toml spec (see examples/demo.toml)")
+        if p.is_dir():
+            raise StudioError(f"spec {p} is a folder; give a .toml spec file")
+        try:
+            text = p.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise StudioError(f"spec file {p} is not UTF-8 text; save it as UTF-8 TOML") from None
+        name, base = str(p), p.resolve().parent
+    elif isinstance(spec, str):
+        text, name, base = spec, "<string>", Path.cwd()
+    else:
+        raise StudioError(f"a spec is a path, a TOML string or a dict, not {type(spec).__name__}")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        msg = str(e)
+        if "end of document" in msg:  # tomllib gives no line here: point at what is left open
+            last = len(text.rstrip().splitlines())
+            raise StudioError(f"{name}: invalid TOML: {msg} after line {last}; a bracket or quote opened earlier is never closed") from None
+        raise StudioError(f"{name}: invalid TOML: {msg}; fix that line (strings need quotes, lists need [ ])") from None
+    return data, text, name, base
+
+
+def load_spec(spec: Any) -> Spec:
+    data, text, name, base = read_spec_source(spec)
+    for k in data:
+        if k not in TOP_KEYS:
+            raise StudioError(f"{name}{_line_of(text, k)}: unknown key {k!r}; {_nearest(k, TOP_KEYS)}")
+    ds = data.get("dataset", {})
+    if not isinstance(ds, Mapping):
+        raise StudioError(f"{name}: [dataset] must be a table with {', '.join(sorted(DATASET_KEYS))}")
+    for k in ds:
+        if k not in DATASET_KEYS:
+            raise StudioError(f"{name}{_line_of(text, k)}: unknown [dataset] key {k!r}; {_nearest(k, DATASET_KEYS)}")
+    grids, items = data.get("grid", []), data.get("item", [])
+    for tname, tables in (("grid", grids), ("item", items)):
+        if isinstance(tables, Mapping):
+            raise StudioError(f"{name}: write [[{tname}]] (double brackets), one per {tname}")
+        if not isinstance(tables, list) or not all(isinstance(t, Mapping) for t in tables):
+            raise StudioError(f"{name}: {tname} must be an array of tables written [[{tname}]]")
+    if not grids and not items:
+        raise StudioError(f"{name}: the spec has no [[grid]] or [[item]] tables; see examples/demo.toml")
+    base_seed = _as_int(ds.get("seed", 0), "dataset.seed", name)
+    ctx = _Context(text, name, base)
+    out: list[Item] = []
+    for gi, g in enumerate(grids):
+        out.extend(_expand(g, _Where(name, text, "grid", gi), ctx, base_seed, grid=True))
+    for ii, it in enumerate(items):
+        out.extend(_expand(it, _Where(name, text, "item", ii), ctx, base_seed, grid=False))
+    unique: dict[str, Item] = {}
+    for it in out:  # identical requests (e.g. 'neutral' at two intensities) render once
+        unique.setdefault(it.id, it)
+    ordered = [dataclasses.replace(it, index=i) for i, it in enumerate(unique.values())]
+    return Spec(name=str(ds.get("name", "dataset" if name.startswith("<") else Path(name).stem)),
+                description=str(ds.get("description", "")), license=str(ds.get("license", "see the models' licenses below")),
+                items=ordered, source=name, raw=data)
+
+
+def _as_int(v: Any, what: str, where: str) -> int:
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise StudioError(f"{where}: {what} must be a whole number, got {v!r}")
+    return v
+
+
+class _Context:
+    def __init__(self, text: str | None, name: str, base: Path):
+        self.text, self.name, self.base = text, name, base
+        self._affects: dict[tuple, Any] = {}
+        self._portraits: dict[str, tuple[str, str]] = {}
+
+    def affect(self, emotion: str, intensity: float, where: str):
+        key = (emotion, intensity)
+        if key not in self._affects:
+            from studio.affect import Affect, Trajectory
+
+            try:
+                a = Trajectory.parse(emotion, intensity) if ">" in emotion else Affect.from_spec(emotion, intensity)
+            except StudioError as e:
+                raise StudioError(f"{where}: emotion {emotion!r}: {e}") from None
+            self._affects[key] = a
+        return self._affects[key]
+
+    def portrait(self, p: str, where: str) -> tuple[str, str]:
+        """(absolute path to read, sha256 of its bytes) after checking it opens as an image."""
+        if p not in self._portraits:
+            if p == "default":
+                self._portraits[p] = ("default", "default")
+            else:
+                from studio.media import load_image
+                from studio.weights import sha256_of
+
+                path = Path(p) if Path(p).is_absolute() else self.base / p
+                if not path.exists():
+                    raise StudioError(f"{where}: portrait {p!r} not found (looked for {path}); give a path relative to the spec file, or 'default'")
+                try:
+                    load_image(path)
+                except StudioError as e:
+                    raise StudioError(f"{where}: portrait {p!r}: {e}") from None
+                self._portraits[p] = (str(path), sha256_of(path))
+        return self._portraits[p]
+
+
+def _is_vad(v: Any) -> bool:
+    return isinstance(v, list) and len(v) == 3 and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)
+
+
+def _values(t: Mapping, singular: str, grid: bool, where: str, default: list) -> list:
+    """The values a grid iterates over (``emotions = [...]`` or a single ``emotion = ...``), or an item's one value."""
+    plural = LISTABLE[singular]
+    if not grid or (singular in t and plural not in t):
+        if singular not in t:
+            return list(default)
+        v = t[singular]
+        return [v] if (_is_vad(v) or not isinstance(v, list)) else list(v)
+    if singular in t and plural in t:
+        raise StudioError(f"{where}: give either {singular} or {plural}, not both")
+    v = t.get(plural, default)
+    if singular == "seed" and isinstance(v, int) and not isinstance(v, bool):
+        if v < 1:
+            raise StudioError(f"{where}: seeds = N asks for N seeds (0 .. N-1) and needs N >= 1; or give a list, e.g. seeds = [0, 7]")
+        return list(range(v))  # seeds = 3 means seeds 0, 1, 2
+    if not isinstance(v, list):
+        v = [v]
+    if not v:
+        raise StudioError(f"{where}: {plural} is an empty list; give at least one value")
+    return v
+
+
+def _expand(t: Mapping, where: _Where, ctx: _Context, base_seed: int, grid: bool) -> list[Item]:
+    medium = t.get("medium")
+    if medium not in MEDIA:
+        near = difflib.get_close_matches(str(medium), MEDIA, n=1)
+        raise StudioError(f"{where}: medium must be one of {', '.join(MEDIA)}, got {medium!r}" + (f"; did you mean {near[0]!r}?" if near else ""))
+    allowed = (COMMON_KEYS | MEDIUM_KEYS[medium])
+    valid = allowed | ({LISTABLE[k] for k in allowed if k in LISTABLE} if grid else set())
+    for k in t:
+        if k not in valid:
+            other = next((m for m in MEDIA if k in MEDIUM_KEYS[m] or k.rstrip("s") in MEDIUM_KEYS[m]), None)
+            # a grid suggests the plural list keys, an item the singular ones
+            hint = _nearest(k, {LISTABLE.get(v, v) for v in allowed} | (valid - set(LISTABLE)) if grid else valid)
+            if other and other != medium and k.rstrip("s") not in allowed:
+                hint = f"{k!r} belongs to {other} items; " + hint
+            raise StudioError(f"{where.at(k)}: unknown key {k!r} for {'an' if medium == 'image' else 'a'} {medium} {'grid' if grid else 'item'}; {hint}")
+    d = DEFAULTS[medium]
+    opts = {k: t.get(k, d[k]) for k in MEDIUM_KEYS[medium] & SCALAR if k in d}
+    mode = opts.pop("mode", None) or {"speech": "speak", "image": "generate"}[medium]
+    if medium == "face" and mode not in FACE_MODES:
+        raise StudioError(f"{where}: face mode must be 'express' (a still) or 'talk' (a clip with speech), got {mode!r}")
+    if medium == "speech" and opts["format"] not in AUDIO_FORMATS:
+        raise StudioError(f"{where}: speech format must be 'wav' or 'flac', got {opts['format']!r}")
+    for k in ("fps", "size", "width", "height"):
+        if k in opts:
+            v = opts[k]
+            if isinstance(v, bool) or not isinstance(v, int) or not 16 <= v <= 4096 and k != "fps" or (k == "fps" and not 1 <= v <= 120):
+                raise StudioError(f"{where.at(k)}: {k} must be a whole number ({'1-120' if k == 'fps' else '16-4096'}), got {v!r}")
+    if medium == "face" and mode == "express":
+        if "text" in t or "texts" in t:
+            raise StudioError(f"{where}: face 'express' renders a still and takes no text; set mode = 'talk' for a clip")
+        opts.pop("fps", None)
+        opts.pop("size", None)  # express keeps the portrait's own size
+    emotions = _values(t, "emotion", grid, where, ["neutral"])
+    intensities = _values(t, "intensity", grid, where, [1.0])
+    seeds = [base_seed + _as_int(s, "seed", where) for s in _values(t, "seed", grid, where, [0])]
+    for x in intensities:
+        if isinstance(x, bool) or not isinstance(x, (int, float)):
+            raise StudioError(f"{where}: intensity must be a number in [0, 1.5], got {x!r}")
+    emotions = [",".join(f"{float(v):g}" for v in e) if isinstance(e, list) else e for e in emotions]
+    for e in emotions:
+        if not isinstance(e, str):
+            raise StudioError(f"{where}: an emotion is a string (label, mixture, 'v,a,d', free text or 'a > b') or a [v, a, d] list, got {e!r}; in a list of emotions write a VAD point as [v, a, d] inside the list")
+    needs_text = medium == "speech" or (medium == "face" and mode == "talk")
+    texts = _values(t, "text", grid, where, [None]) if needs_text else [None]
+    prompts = _values(t, "prompt", grid, where, [None]) if medium == "image" else [None]
+    portraits = _values(t, "portrait", grid, where, [d.get("portrait")]) if medium == "face" else [None]
+    for what, vals in (("text", texts), ("prompt", prompts)):
+        if (what == "text" and needs_text) or (what == "prompt" and medium == "image"):
+            if any(not isinstance(v, str) or not v.strip() for v in vals):
+                raise StudioError(f"{where}: every {medium} item needs a non-empty {what}; add {LISTABLE[what] if grid else what} = [\"...\"]")
+    out = []
+    for text, prompt, portrait, emotion, inten, seed in itertools.product(texts, prompts, portraits, emotions, intensities, seeds):
+        affect = ctx.affect(emotion, float(inten), where)
+        is_traj = not hasattr(affect, "vad")
+        if is_traj and not (medium == "speech" or mode == "talk"):
+            raise StudioError(f"{where}: trajectory {emotion!r} needs time: use it for speech or face mode 'talk', not {medium} {mode}")
+        if not is_traj and affect.is_neutral:
+            inten = 0.0  # neutral at any intensity is the same request
+            affect = ctx.affect(emotion, 0.0, where) if affect.intensity else affect
+        p_path, p_sha = ctx.portrait(portrait, where) if portrait is not None else (None, None)
+        out.append(Item(medium=medium, mode=mode, emotion=emotion, intensity=float(inten), seed=seed,
+                        text=text, prompt=prompt, portrait=portrait, portrait_path=p_path, portrait_sha256=p_sha,
+                        options=tuple(sorted(opts.items()))))
+    return out
