@@ -155,8 +155,8 @@ def action_unit_plan(affect: Affect) -> ActionUnitPlan:
             aus[au] = aus.get(au, 0.0) + w * val
             if au in UNILATERAL.get(label, ()):
                 uni[au] = uni.get(au, 0.0) + w * val
+    uni_share = {au: min(1.0, uni[au] / aus[au]) for au in uni if aus.get(au, 0) > 0}
     aus = {au: min(1.5, k * v) for au, v in aus.items() if v > 0}
-    uni_share = {au: min(1.0, uni[au] / (aus[au] / k)) for au in uni if au in aus}
     arousal = affect.vad[1]
     return ActionUnitPlan(
         aus=aus, unilateral=uni_share,
