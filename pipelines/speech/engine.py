@@ -1,0 +1,208 @@
+"""The embedded speech engine: piper base voice → WORLD prosody rendering → level normalisation."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from pipelines.speech import level, prosody, text as textfe
+from pipelines.speech.align import word_spans
+from pipelines.speech.result import SpeechResult
+from pipelines.speech.voice import BaseUtterance, Phone, PiperBase
+from studio.affect import Affect, ProsodyPlan, Trajectory, prosody_plan
+from studio.engines import register
+from studio.errors import StudioError
+
+SENTENCE_PAUSE_S = 0.25   # silence between sentences, before the plan's pause scaling
+TRACK_STEP_S = 0.05       # a trajectory's plan is sampled this often, then interpolated per frame
+MAX_TRACK_POINTS = 4000
+
+
+@dataclass
+class BaseChunk:
+    audio: np.ndarray
+    phones: list[Phone] = field(default_factory=list)            # samples within the chunk
+    words: list[tuple[str, int, int]] = field(default_factory=list)
+
+
+class EmbeddedEngine:
+    name = "embedded"
+
+    def __init__(self, noise_scale: float | None = None, noise_w_scale: float | None = None):
+        self.base = PiperBase(noise_scale=noise_scale, noise_w_scale=noise_w_scale)
+        self.sample_rate = self.base.sample_rate
+        self._counts: dict[str, int] = {}
+
+    # ---- base voice -----------------------------------------------------------------------
+    def _count(self, word: str) -> int:
+        if word not in self._counts:
+            self._counts[word] = self.base.word_phone_count(word)
+        return self._counts[word]
+
+    def base_chunk(self, chunk: textfe.Chunk, seed: int, chunk_index: int) -> BaseChunk:
+        sr = self.sample_rate
+        gap = np.zeros(int(SENTENCE_PAUSE_S * sr), np.float32)
+        out = BaseChunk(np.zeros(0, np.float32))
+        parts: list[np.ndarray] = []
+        k = 0
+        for sentence in chunk.sentences:
+            # espeak may split a sentence further; its pieces are joined and words aligned across them
+            whole = BaseUtterance(np.zeros(0, np.float32), sr, [], [], np.zeros(0, np.int64))
+            for phonemes in self.base.phonemize(sentence):
+                if not phonemes:
+                    continue
+                utt = self.base.synth(phonemes, np.random.default_rng([seed, chunk_index, k]))
+                k += 1
+                if len(whole.audio):
+                    whole.phones.append(Phone("sil", len(whole.audio), len(whole.audio) + len(gap)))
+                    whole.audio = np.concatenate([whole.audio, gap])
+                off, base_idx = len(whole.audio), len(whole.phones)
+                whole.phones += [Phone(p.symbol, p.start + off, p.end + off) for p in utt.phones]
+                whole.groups += [[i + base_idx for i in g] for g in utt.groups]
+                whole.audio = np.concatenate([whole.audio, utt.audio])
+            if not len(whole.audio):
+                continue
+            ws = textfe.words(sentence)
+            pos = sum(len(a) for a in parts)
+            if parts:
+                parts.append(gap)
+                out.phones.append(Phone("sil", pos, pos + len(gap)))
+                pos += len(gap)
+            _add(out, whole, pos, word_spans(whole, ws, [self._count(w) for w in ws]))
+            parts.append(whole.audio)
+        if not parts:
+            raise StudioError("nothing speakable in the text after phonemisation: give English words")
+        out.audio = np.concatenate(parts)
+        _merge_sil(out.phones)
+        return out
+
+    def base_audio(self, text: str, seed: int = 0) -> tuple[np.ndarray, int]:
+        """Plain piper output for ``text`` (chunks joined by sentence pauses), level-normalised."""
+        sr = self.sample_rate
+        chunks = [self.base_chunk(c, seed, i) for i, c in enumerate(textfe.prepare(text))]
+        gap = np.zeros(int(SENTENCE_PAUSE_S * sr), np.float32)
+        pieces = []
+        for i, c in enumerate(chunks):
+            if i:
+                pieces.append(gap)
+            pieces.append(level.normalise(c.audio, sr))
+        return np.concatenate(pieces), sr
+
+    # ---- emotional rendering ----------------------------------------------------------------
+    def render(self, text: str, affect: Affect | Trajectory, *, seed: int = 0, progress: bool = False,
+               plan: ProsodyPlan | None = None, vocode: bool = False) -> SpeechResult:
+        """``plan`` (a hand-edited ProsodyPlan) replaces the affect's own plan when given. An identity
+        plan returns the base voice untouched unless ``vocode`` asks for the WORLD round trip anyway
+        (the benchmarks use it to separate the vocoder's own change from the plan's)."""
+        sr = self.sample_rate
+        if plan is not None and not isinstance(plan, ProsodyPlan):
+            raise StudioError(f"plan must be a ProsodyPlan, got {type(plan).__name__}")
+        chunks_txt = textfe.prepare(text)
+        bar = _bar(progress, 2 * len(chunks_txt))
+        bases = []
+        for i, c in enumerate(chunks_txt):
+            bases.append(self.base_chunk(c, seed, i))
+            bar.update(1)
+        gap_s = SENTENCE_PAUSE_S
+        total_src = sum(len(b.audio) for b in bases) / sr + gap_s * (len(bases) - 1)
+        if plan is not None:
+            track, key_plans = prosody.PlanTrack.from_plans([0.0], [plan]), [(0.0, plan)]
+        else:
+            track, key_plans = _track(affect, total_src)
+        identity = track.is_identity() and not vocode
+
+        audio_parts: list[np.ndarray] = []
+        words: list[tuple[str, float, float]] = []
+        phones: list[tuple[str, float, float]] = []
+        src_map: list[np.ndarray] = []
+        out_map: list[np.ndarray] = []
+        src_off = out_off = 0.0
+        f0_tracks: list[np.ndarray] = []
+        for i, b in enumerate(bases):
+            if i:
+                here = track.at(np.array([src_off]))
+                g = gap_s if identity else gap_s * math.exp(here["log_pause"][0] - here["log_rate"][0])
+                audio_parts.append(np.zeros(int(round(g * sr)), np.float32))
+                phones.append(("sil", out_off, out_off + len(audio_parts[-1]) / sr))
+                src_map.append(np.array([src_off, src_off + gap_s]))
+                out_map.append(np.array([out_off, out_off + g]))
+                src_off += gap_s
+                out_off += len(audio_parts[-1]) / sr
+            if identity:
+                y = level.normalise(b.audio, sr)
+                t_src = np.array([0.0, len(b.audio) / sr])
+                t_out = t_src.copy()
+            else:
+                r = prosody.render(b.audio, sr, track, src_off, [(ph.symbol, ph.start / sr, ph.end / sr) for ph in b.phones],
+                                   np.random.default_rng([seed, i, 7]))
+                y = level.normalise(r.audio, sr, r.loudness_db_mean)
+                f0_tracks.append(r.f0)
+                t_src = np.append(r.src_frame_t, len(b.audio) / sr)
+                t_out = np.append(r.out_frame_t, len(y) / sr)
+            to_out = lambda s, ts=t_src, to=t_out, o=out_off: float(np.interp(s / sr, ts, to)) + o  # noqa: E731
+            phones += [(p.symbol, to_out(p.start), to_out(p.end)) for p in b.phones]
+            words += [(w, to_out(a), to_out(e)) for w, a, e in b.words]
+            src_map.append(t_src + src_off)
+            out_map.append(t_out + out_off)
+            audio_parts.append(y)
+            src_off += len(b.audio) / sr
+            out_off += len(y) / sr
+            bar.update(1)
+        bar.close()
+        audio = np.concatenate(audio_parts).astype(np.float32)
+        s_all, o_all = np.concatenate(src_map), np.concatenate(out_map)
+        plans = [(float(np.interp(t, s_all, o_all)), pl) for t, pl in key_plans]
+        return SpeechResult(audio=audio, sample_rate=sr, words=words, phones=phones, plan=plans[0][1], plans=plans,
+                            affect=affect.to_dict(), engine=self.name, text=" ".join(s for c in chunks_txt for s in c.sentences),
+                            meta={"world_f0": np.concatenate(f0_tracks)} if f0_tracks else {})
+
+
+def _add(out: BaseChunk, utt: BaseUtterance, pos: int, spans) -> None:
+    out.phones += [Phone(p.symbol, p.start + pos, p.end + pos) for p in utt.phones]
+    out.words += [(w, a + pos, b + pos) for w, a, b in spans]
+
+
+def _merge_sil(phones: list[Phone]) -> None:
+    i = 1
+    while i < len(phones):
+        if phones[i].symbol == "sil" and phones[i - 1].symbol == "sil" and phones[i - 1].end >= phones[i].start:
+            phones[i - 1].end = max(phones[i - 1].end, phones[i].end)
+            del phones[i]
+        else:
+            i += 1
+
+
+def _track(affect: Affect | Trajectory, total_s: float) -> tuple[prosody.PlanTrack, list[tuple[float, ProsodyPlan]]]:
+    """Plan track over source time, and each keyframe's (source time, plan)."""
+    if isinstance(affect, Affect):
+        p = prosody_plan(affect)
+        return prosody.PlanTrack.from_plans([0.0], [p]), [(0.0, p)]
+    if not isinstance(affect, Trajectory):
+        raise StudioError(f"affect must be an Affect or a Trajectory, got {type(affect).__name__}")
+    n = int(min(MAX_TRACK_POINTS, max(2, math.ceil(total_s / TRACK_STEP_S) + 1)))
+    times = np.linspace(0.0, total_s, n)
+    plans = [prosody_plan(affect.at(float(t), total_s)) for t in times]
+    keys = []
+    for t, a in affect.keys:
+        ts = t * total_s if affect.relative else min(t, total_s)
+        keys.append((ts, prosody_plan(a)))
+    return prosody.PlanTrack.from_plans(list(times), plans), keys
+
+
+class _NoBar:
+    def update(self, n: int = 1) -> None: ...
+    def close(self) -> None: ...
+
+
+def _bar(progress: bool, total: int):
+    if not progress:
+        return _NoBar()
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="speech", unit="step", leave=False)
+
+
+@register("speech", "embedded")
+def _factory(**opts) -> EmbeddedEngine:
+    return EmbeddedEngine(**opts)
