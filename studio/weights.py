@@ -66,7 +66,12 @@ def store_dir() -> Path:
 
 @lru_cache(maxsize=4)
 def _load(path: str) -> dict[str, Model]:
-    data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    if not Path(path).is_file():
+        raise StudioError(f"weights registry {path} not found: run from a source checkout or set STUDIO_REGISTRY to a registry.toml")
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise StudioError(f"weights registry {path} is not valid TOML ({e})") from None
     out = {}
     for m in data.get("model", []):
         files = tuple(WeightFile(**f) for f in m["files"])
