@@ -141,6 +141,28 @@ def test_video_is_deterministic(video):
     assert not np.array_equal(other.tracks["head"], res.tracks["head"])
 
 
+def test_hair_and_background_stay_still_while_the_head_moves(video):
+    import cv2
+
+    from pipelines.face import topology as T
+    from pipelines.face.portrait import prepare
+
+    res, _ = video
+    p = prepare(None, size=256)
+    frames = res.frames.astype(int)
+    # the head turns and the mouth moves: the face changes from frame to frame ...
+    assert np.abs(frames[1:] - frames[:-1]).max() > 30
+    # ... while everything farther than the warp's fade from the face outline is the same in every frame
+    # (the sway fades out at the outline, the jaw only compresses a narrow strip of neck)
+    xy = p.face.points[:, :2]
+    face = np.zeros((256, 256), np.uint8)
+    cv2.fillPoly(face, [np.round(xy[list(T.FACE_OVAL)]).astype(np.int32)], 255)
+    r = int(np.ceil(p.warp.fade_px)) + 2
+    near = cv2.dilate(face, np.ones((2 * r + 1, 2 * r + 1), np.uint8)) > 0
+    near[int(np.percentile(xy[:, 1], 60)):] = True  # below the mouth the chin and jaw may pass over the neck
+    assert np.array_equal(frames[:, ~near], np.broadcast_to(frames[:1, ~near], frames[:, ~near].shape))
+
+
 def test_no_mp4_left_when_rendering_fails(tmp_path):
     from pipelines.face.video import write_mp4
 

@@ -96,3 +96,53 @@ def test_head_motion_works_for_clips_shorter_than_the_nod_filter():
         loud = np.linspace(0.1, 1.0, n)
         ang = head_angles(rng, np.ones(n), 25.0, loud)
         assert ang.shape == (n, 3) and np.all(np.isfinite(ang))
+
+
+def test_head_sway_fades_to_zero_at_the_face_outline(rig):
+    from pipelines.face import topology as T
+    from pipelines.face.motion import rotation_disp, sway_weight
+
+    w = sway_weight(rig.face.points, T.FACE_OVAL)
+    assert w.shape == (478,) and np.all((w >= 0) & (w <= 1))
+    assert np.all(w[list(T.FACE_OVAL)] == 0)
+    assert w[T.NOSE_TIP] == pytest.approx(1.0) and w[list(T.RIGHT_EYE + T.LEFT_EYE)].min() > 0.6
+    # the features still turn visibly: ~1.5° of yaw moves the nose tip by more than a pixel at 256²
+    d = rotation_disp(rig.face.points, np.deg2rad([1.5, 0.0, 0.0])) * w[:, None]
+    assert np.linalg.norm(d[T.NOSE_TIP]) > 1.0
+    assert np.abs(d[list(T.FACE_OVAL)]).max() == 0
+
+
+def test_jaw_drop_leaves_the_neck_beyond_the_fade_still(rig):
+    import cv2
+
+    from pipelines.face import topology as T
+
+    f = rig.fields
+    disp = f.displacement(f.weights({26: 1.5, 25: 1.0}))
+    moved = rig.warp.warp(rig.image, disp)
+    ids, _, share = rig.warp.frame_affines(disp)
+    assert share.min() >= 0 and share.max() <= 1
+    # pixels farther than the fade from both the still and the moved outline are untouched
+    near = np.zeros(rig.image.shape[:2], np.uint8)
+    for pts in (rig.face.points[:, :2], rig.face.points[:, :2] + disp):
+        cv2.fillPoly(near, [np.round(pts[list(T.FACE_OVAL)]).astype(np.int32)], 255)
+    r = int(np.ceil(rig.warp.fade_px)) + 2
+    near = cv2.dilate(near, np.ones((2 * r + 1, 2 * r + 1), np.uint8)) > 0
+    assert np.array_equal(moved[~near], rig.image[~near])
+    # while the chin itself moved
+    assert np.abs(moved[near].astype(int) - rig.image[near].astype(int)).max() > 30
+
+
+def test_nose_wrinkler_adds_creases_only_when_planned(rig):
+    from pipelines.face import wrinkles
+
+    pts = rig.face.points[:, :2]
+    fr = rig.fields.frame
+    assert wrinkles.apply(rig.image, pts, fr, {12: 1.0, 26: 0.5}) is rig.image
+    out = wrinkles.apply(rig.image, pts, fr, {9: 1.0})
+    x, y = np.round(pts[168]).astype(int)
+    r = max(3, int(0.15 * fr.iod))
+    before = rig.image[y - r:y + r, x - r:x + r].astype(float).mean()
+    after = out[y - r:y + r, x - r:x + r].astype(float).mean()
+    assert after < before - 1.0  # the nasal root darkens with creases
+    assert np.array_equal(out[: int(pts[:, 1].min()) - 2], rig.image[: int(pts[:, 1].min()) - 2])

@@ -32,7 +32,7 @@ class ExpressResult:
 
 
 def expression_image(p: Portrait, plan: ActionUnitPlan) -> np.ndarray:
-    return p.render(p.fields.displacement(p.fields.weights(plan.aus, plan.unilateral)))
+    return p.render(p.fields.displacement(p.fields.weights(plan.aus, plan.unilateral)), aus=plan.aus)
 
 
 def express(portrait, affect: Affect | None = None, *, seed: int = 0, face_index: int = 0, size: int = 512,

@@ -5,7 +5,10 @@ along a trajectory); each blink closes in ~80 ms, holds ~40 ms and reopens in ~1
 kinematics after VanderWerf et al. 2003: the down phase is about twice as fast as the up phase).
 Head motion is smooth band-limited noise (0.1–0.5 Hz) in yaw, pitch and roll of about 1.5° at
 head_motion = 1, with a small nod that follows speech loudness, applied to the 3-D mesh about the
-head's centre and projected back.
+head's centre and projected back. The rotation is weighted by ``sway_weight``: full on the face's
+front, fading smoothly to zero at the face outline. A roughly round head turning about its centre
+keeps its silhouette where it is while the features on its front move (yaw and pitch), so the
+outline, and with it the hair, ears and neck beyond it, stays still instead of sliding with the face.
 """
 from __future__ import annotations
 
@@ -75,3 +78,25 @@ def rotation_disp(points: np.ndarray, angles: np.ndarray) -> np.ndarray:
     c[2] += 0.5 * (points[:, 0].max() - points[:, 0].min())  # rotate about a centre inside the head
     q = (points - c) @ (Rz @ Rx @ Ry).T + c
     return q[:, :2] - points[:, :2]
+
+
+SWAY_INNER = 0.45  # fraction of the way from the face centre to its outline where the fade begins
+
+
+def sway_weight(points: np.ndarray, oval: tuple[int, ...]) -> np.ndarray:
+    """(N,) weight for the head rotation: 1 on the face's front, smoothly 0 at the outline ``oval``."""
+    xy = np.asarray(points)[:, :2]
+    ring = xy[list(oval)]
+    c = ring.mean(0)
+    d = xy - c
+    ang = np.arctan2(d[:, 1], d[:, 0])
+    rd = ring - c
+    ra, rr = np.arctan2(rd[:, 1], rd[:, 0]), np.linalg.norm(rd, axis=1)
+    order = np.argsort(ra)
+    ra, rr = ra[order], rr[order]
+    # outline radius in every point's direction (periodic interpolation over the angle)
+    R = np.interp(ang, np.concatenate([ra - 2 * np.pi, ra, ra + 2 * np.pi]), np.tile(rr, 3))
+    x = np.clip((np.linalg.norm(d, axis=1) / np.maximum(R, 1e-6) - SWAY_INNER) / (1 - SWAY_INNER), 0, 1)
+    w = 1 - x * x * (3 - 2 * x)
+    w[list(oval)] = 0.0
+    return w

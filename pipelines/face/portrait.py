@@ -39,14 +39,17 @@ class Portrait:
     blendshapes_before: dict[str, float]
     blendshapes_neutral: dict[str, float]
 
-    def render(self, disp: np.ndarray, warp=None) -> np.ndarray:
-        """The portrait with the mesh moved by ``disp`` (478, 2) px on top of neutralisation, mouth filled.
+    def render(self, disp: np.ndarray, warp=None, aus: dict[int, float] | None = None) -> np.ndarray:
+        """The portrait with the mesh moved by ``disp`` (478, 2) px on top of neutralisation, mouth filled,
+        and the skin folds of the AUs in ``aus`` that geometry cannot show (AU9/AU10, see wrinkles).
         ``warp`` may be a TorchMeshWarp built on ``self.warp``."""
-        from pipelines.face import mouth
+        from pipelines.face import mouth, wrinkles
 
         total = self.neutral_disp + disp
         out = (warp or self.warp).warp(self.image, total)
-        return mouth.fill(out, self.face.points[:, :2] + total, self.fields.frame.iod)
+        moved = self.face.points[:, :2] + total
+        out = mouth.fill(out, moved, self.fields.frame.iod)
+        return wrinkles.apply(out, moved, self.fields.frame, aus) if aus else out
 
 
 def _evidence(bs: dict[str, float]) -> dict[int, float]:

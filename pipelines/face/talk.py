@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from pipelines.face import motion, visemes
+from pipelines.face import topology as T
 from pipelines.face.portrait import Portrait, prepare
 from studio.affect import ActionUnitPlan, Affect, Trajectory, action_unit_plan
 from studio.errors import StudioError
@@ -118,6 +119,7 @@ def talk(portrait, text: str, affect: Affect | Trajectory | None = None, *, seed
 
         it = tqdm(it, desc="rendering", unit="frame")
     f = p.fields
+    sway = motion.sway_weight(p.face.points, T.FACE_OVAL)[:, None]
     for i in it:
         pl = plans[i]
         aus = dict(pl.aus)
@@ -127,8 +129,8 @@ def talk(portrait, text: str, affect: Affect | Trajectory | None = None, *, seed
             aus[45] = aus.get(45, 0.0) + blink[i]
         aus = {k: min(AU_MAX, v) for k, v in aus.items()}
         disp = f.displacement(f.weights(aus, pl.unilateral))
-        disp += motion.rotation_disp(p.face.points + np.pad(p.neutral_disp + disp, ((0, 0), (0, 1))), angles[i])
-        frames[i] = p.render(disp, warp=warp)
+        disp += sway * motion.rotation_disp(p.face.points + np.pad(p.neutral_disp + disp, ((0, 0), (0, 1))), angles[i])
+        frames[i] = p.render(disp, warp=warp, aus=aus)
     keys = affect.keys if isinstance(affect, Trajectory) else ((0.0, affect),)
     scale = speech.duration_s if isinstance(affect, Trajectory) and affect.relative else 1.0
     return TalkResult(frames, float(fps), speech, plans[0], [(t * scale, action_unit_plan(a)) for t, a in keys],
