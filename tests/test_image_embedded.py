@@ -129,3 +129,23 @@ def test_list_of_affects_gives_n_per_affect():
     assert [r.seed for r in res] == [10, 11, 10, 11]
     assert [r.affect["label"] for r in res] == ["joy", "joy", "sadness", "sadness"]
     assert image_stats(res[0].image)["brightness"] > image_stats(res[2].image)["brightness"]
+
+
+def test_emotions_get_their_palette_colours_and_texture():
+    """Anger reads red, fear violet (cold), joy warm yellow, sadness blue-grey, serenity green; calm is smooth."""
+    def mean_rgb(label):
+        img = compose(image_plan(Affect.of(label, 1.0)), "a lake", 0, 128, 128)
+        return img.reshape(-1, 3).astype(float).mean(0), img
+
+    (r, g, b), anger = mean_rgb("anger")
+    assert r > g + 10 and r > b + 10
+    (r, g, b), _ = mean_rgb("fear")
+    assert b > g + 5 and r > g
+    (r, g, b), joy = mean_rgb("joy")
+    assert r > g > b + 40
+    (r, g, b), sad = mean_rgb("sadness")
+    assert b > r + 5 and b > g + 5
+    (r, g, b), _ = mean_rgb("serenity")
+    assert g > r + 10 and g > b
+    assert colourfulness(joy) > colourfulness(anger) > colourfulness(sad)
+    assert image_stats(sad)["edge_density"] < 0.5 * image_stats(anger)["edge_density"]
