@@ -107,6 +107,43 @@ def rendered_f0(engine, texts) -> str:
     return "\n".join(out)
 
 
+def tracker_check(engine, texts) -> str:
+    """Diagnostic: the recognizer's F0 tracker and pyworld's Harvest and DIO on the same rendered audio,
+    each scored against the F0 the synthesiser was given (meta["world_f0"], 5 ms frames): voicing recall
+    (synthesised-voiced frames the tracker voices), gross pitch error (GPE: jointly voiced frames more
+    than 20 % off, the usual definition) and the median absolute error of the rest, in semitones."""
+    from evals.speech import track_f0
+    from pipelines.speech.prosody import pyworld
+
+    pw = pyworld()
+    trackers = {
+        "recognizer (YIN + Viterbi)": lambda x, sr: track_f0(x, sr),
+        "pyworld Harvest": lambda x, sr: pw.harvest(x, sr, f0_floor=55.0, f0_ceil=600.0, frame_period=10.0),
+        "pyworld DIO + StoneMask": lambda x, sr: (lambda f, t: (pw.stonemask(x, f, t, sr), t))(*pw.dio(x, sr, f0_floor=55.0, f0_ceil=600.0, frame_period=10.0)),
+    }
+    acc: dict[tuple[str, str], list] = {}
+    for ti, text in enumerate(texts):
+        for label in ["neutral"] + EMOTIONS[1:]:
+            r = engine.render(text, affect(label, 1.0), seed=ti, vocode=True)
+            x = r.audio.astype(np.float64)
+            wf = r.meta["world_f0"]
+            wt = np.arange(len(wf)) * 0.005
+            for name, fn in trackers.items():
+                f0, t = fn(x, r.sample_rate)
+                ref = np.interp(t, wt, wf)
+                ref_v = np.interp(t, wt, (wf > 0).astype(float)) >= 1.0
+                both = ref_v & (f0 > 0)
+                err = np.abs(12 * np.log2(f0[both] / ref[both]))
+                gross = err > 12 * math.log2(1.2)
+                grp = "wide (anger, joy, surprise, fear)" if label in ("anger", "joy", "surprise", "fear") else "others (neutral, disgust, sadness, contempt)"
+                acc.setdefault((grp, name), []).append((both.sum() / max(ref_v.sum(), 1), gross.mean(), np.median(err[~gross])))
+    out = ["| renders | tracker | voicing recall | GPE (> 20 %) | median error, other frames (st) |", "|---|---|---|---|---|"]
+    for (grp, name), v in acc.items():
+        a = np.mean(v, axis=0)
+        out.append(f"| {grp} | {name} | {a[0]:.2f} | {a[1]:.3f} | {a[2]:.2f} |")
+    return "\n".join(out)
+
+
 def intensity_and_ccc(engine, texts, cache) -> str:
     req_a, est_a, req_v, est_v = [], [], [], []
     lines = ["| emotion | moves F0/loudness | ρ(intensity, projected deviation) | ρ F0 level (signed) | ρ loudness (signed) | projected deviation at 0 / .25 / .5 / .75 / 1 |",
@@ -188,6 +225,8 @@ def main() -> None:
     print(table)
     print("\n### Diagnostic: the F0 the engine synthesised (its own track, vs its vocoded neutral)\n")
     print(rendered_f0(engine, texts))
+    print("\n### Diagnostic: F0 trackers against the F0 the synthesiser was given (intensity 1)\n")
+    print(tracker_check(engine, texts))
     print("\n### Intensity ranking and arousal estimate\n")
     print(intensity_and_ccc(engine, texts, cache))
 

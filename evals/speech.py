@@ -1,13 +1,15 @@
 """Acoustic speech recognizer: measures prosody from rendered audio only and maps it to arousal/valence.
 
 It never sees a plan. Measures: median F0 and its 5th-95th percentile range in semitones, from its
-own normalised-autocorrelation tracker on the band below 1 kHz (the renderer analyses with WORLD
-Harvest); gated RMS level (dBFS); spectral balance, energy above 1 kHz vs below (dB); speaking and
-articulation rate from syllable nuclei (after de Jong & Wempe 2009: voiced intensity peaks that
-stand out >= 2 dB from their dips) and the active speaking time. Because it reads the same cues the
-renderer sets, it checks that a plan was *realised*; it says nothing about what a listener would
-perceive. Known weakness: on wide-range, high-pitched renders (anger, joy at full intensity) the
-tracker picks some harmonics and overstates the F0 level by a few semitones.
+own YIN-based tracker (de Cheveigné & Kawahara 2002) with Viterbi continuity over candidate periods
+(``track_f0``; the renderer analyses with WORLD Harvest, a different method); gated RMS level (dBFS);
+spectral balance, energy above 1 kHz vs below (dB); speaking and articulation rate from syllable nuclei
+(after de Jong & Wempe 2009: voiced intensity peaks that stand out >= 2 dB from their dips) and the
+active speaking time. Because it reads the same cues the renderer sets, it checks that a plan was
+*realised*; it says nothing about what a listener would perceive. Known weakness: creaky stretches
+(irregular pulses, which this voice has and which a widened F0 range pushes towards the 55 Hz floor)
+are often left unvoiced or read at a formant-ringing period, so the low tail of wide contours is
+under-counted.
 
 Mapping to arousal (documented, fixed constants): each cue's deviation from a speaker baseline is
 divided by its size at full arousal under Schröder's (2004) rules as used by MaryTTS — F0 level
@@ -39,7 +41,7 @@ FULL_AROUSAL = {"f0_median_st": 12 * math.log2(1.3), "rms_db": 8.0, "tilt_db": 6
 # -26 dBFS speech level, a modal-voice tilt of -12 dB and 4.5 syllables/s articulation rate
 GENERIC_BASELINE = {"f0_median_st": 12 * math.log2(150 / 100), "rms_db": -26.0, "tilt_db": -12.0,
                     "articulation_rate": 4.5, "f0_range_st": 8.0, "f0_slope_st": 0.0}
-F0_METHOD = "acf"  # "harvest" (WORLD) is kept for comparison; it misses many frames of this voice
+F0_METHOD = "yin"  # "harvest" (WORLD) is kept for comparison; it misses many frames of this voice
 
 
 def _st(f0: np.ndarray) -> np.ndarray:
@@ -110,52 +112,106 @@ def _frames_db(x: np.ndarray, sr: int, win_s: float, hop_s: float) -> tuple[np.n
     return 10 * np.log10(p + 1e-20), (np.arange(n) * h + w / 2) / sr
 
 
+def _yin_candidates(ypad, s0, s1, hop, w, span, nfft, lag, tmin, tmax, n_cand):
+    """For frames s0..s1: the ``n_cand`` deepest dips of YIN's d'(tau), as (lag, d' at the parabola's
+    vertex; inf where there are fewer dips) and each frame's window energy."""
+    n = s1 - s0
+    idx = np.arange(span)[None, :] + hop * np.arange(s0, s1)[:, None]
+    fr = ypad[idx]
+    fr = fr - fr[:, :w].mean(axis=1, keepdims=True)
+    # difference function d(tau) = e(0) + e(tau) - 2 r(tau) over a window of w samples
+    r = np.fft.irfft(np.conj(np.fft.rfft(fr[:, :w], nfft, axis=1)) * np.fft.rfft(fr, nfft, axis=1), nfft, axis=1)[:, :tmax + 2]
+    c = np.concatenate([np.zeros((n, 1)), np.cumsum(fr ** 2, axis=1)], axis=1)
+    e0 = c[:, w]
+    d = np.maximum(e0[:, None] + (c[:, lag + w] - c[:, lag]) - 2 * r, 0.0)
+    dn = np.ones_like(d)                     # cumulative mean normalised difference d'(tau)
+    dn[:, 1:] = d[:, 1:] * lag[1:] / np.maximum(np.cumsum(d[:, 1:], axis=1), 1e-20)
+    mid = dn[:, tmin:tmax + 1]
+    dip = (mid < dn[:, tmin - 1:tmax]) & (mid <= dn[:, tmin + 1:tmax + 2])
+    order = np.argsort(np.where(dip, mid, np.inf), axis=1)[:, :n_cand]
+    rows = np.arange(n)[:, None]
+    t0 = order + tmin
+    a, b, cc = dn[rows, t0 - 1], dn[rows, t0], dn[rows, t0 + 1]
+    den = a - 2 * b + cc
+    off = np.clip(np.where(np.abs(den) > 1e-12, 0.5 * (a - cc) / np.where(den == 0, 1, den), 0.0), -0.5, 0.5)
+    dmin = np.where(dip[rows, order], b - 0.25 * (a - cc) * off, np.inf)   # value at the parabola's vertex
+    return t0 + off, dmin, e0
+
+
 def track_f0(x: np.ndarray, sr: int, floor: float = 55.0, ceil: float = 500.0, hop_s: float = 0.01,
-             threshold: float = 0.5, ratio: float = 0.97) -> tuple[np.ndarray, np.ndarray]:
-    """Normalised autocorrelation pitch tracker on the band below 1 kHz (a separate method from the
-    renderer's WORLD Harvest). A lag scores the mean of its correlation and its double's, since a true
-    period repeats at twice the lag while a harmonic (T/2, T/3) does not; the shortest lag scoring within
-    97 % of the best wins, which avoids sub-harmonic (octave-low) picks. A frame is voiced when its
-    correlation at the chosen lag is >= threshold."""
+             unvoiced_d: float = 0.5, n_cand: int = 6, win_s: float = 0.02, jump: float = 0.3) -> tuple[np.ndarray, np.ndarray]:
+    """F0 track (Hz, 0 = unvoiced) and frame times (s), independent of the renderer's WORLD analysis.
+
+    Candidates come from YIN's cumulative-mean-normalised difference function d'(tau) (de Cheveigné &
+    Kawahara 2002, JASA 111(4): steps 2-5 - difference function, cumulative mean normalisation, and
+    parabolic interpolation of each dip), computed for all frames at once with FFTs on the band below
+    1.5 kHz resampled to 16 kHz, 20 ms integration window, 10 ms hop. (The window is short because the
+    wide emotional contours move F0 by up to an octave in 60 ms; with 30 ms windows such frames lost
+    their dip and read unvoiced or at a harmonic - chosen on the benchmark renders against the F0 the
+    synthesiser was given, see benchmarks/README.md.) Instead of YIN's "first dip below
+    an absolute threshold" per frame, the ``n_cand`` deepest dips of every frame and an unvoiced state
+    enter a Viterbi search (as pYIN does with an HMM; the costs here are our own, simple choices):
+
+    - a voiced candidate costs ``10 * d'(tau)`` (+0.1 per octave of lag, a slight preference for the
+      shorter of two equally good periods, against sub-harmonic picks);
+    - the unvoiced state costs ``10 * unvoiced_d``, so a frame is voiced when some dip is clearly
+      periodic; frames 35 dB below the loudest are always unvoiced, and frames more than 25 dB below it
+      pay up to one extra nat to be voiced (weak onsets and offsets ring at a formant);
+    - moving between frames costs ``jump`` (0.3) per semitone of F0 change (an octave jump: 3.6),
+      entering or leaving voicing 2;
+    - a candidate more than an octave from the median of the clearly periodic frames (d' < 0.15) pays
+      3 per further octave: on weak, creaky stretches this voice's formant ringing (300-450 Hz) forms
+      dips as deep as the true period's.
+
+    Voiced runs shorter than 30 ms are dropped."""
     from scipy.signal import butter, resample_poly, sosfiltfilt
 
-    fs = 8000
-    y = resample_poly(sosfiltfilt(butter(6, 1000, fs=sr, output="sos"), x), fs, sr)
-    win, hop = int(0.05 * fs), int(hop_s * fs)
-    n = max(1, 1 + (len(y) - win) // hop)
-    idx = np.arange(win)[None, :] + hop * np.arange(n)[:, None]
-    fr = np.pad(y, (0, max(0, idx.max() + 1 - len(y))))[idx]
-    fr = fr - fr.mean(axis=1, keepdims=True)
-    nfft = 2 * win
-    spec = np.fft.rfft(fr, nfft, axis=1)
-    ac = np.fft.irfft(np.abs(spec) ** 2, nfft, axis=1)[:, :win]
-    # energy of the overlapping parts for a normalised (not biased) correlation
-    c = np.cumsum(fr ** 2, axis=1)
-    lags = np.arange(win)
-    e_head = c[:, -1:] - np.concatenate([np.zeros((n, 1)), c[:, :-1]], axis=1)[:, lags]  # sum x[l:]^2
-    e_tail = c[:, (win - 1 - lags)]                                                      # sum x[:win-l]^2
-    r = ac / np.sqrt(np.maximum(e_head * e_tail, 1e-20))
-    lo, hi = int(fs / ceil), int(fs / floor)
-    lag_idx = np.arange(lo, hi + 1)
-    r1 = r[:, lag_idx]
-    rr = 0.5 * (r1 + r[:, np.minimum(2 * lag_idx, win - 1)])
-    best = rr.max(axis=1)
-    ok = rr >= ratio * best[:, None]
-    # first local maximum of the score that clears ``ratio`` of the best
-    peak = np.zeros_like(ok)
-    peak[:, 1:-1] = (rr[:, 1:-1] >= rr[:, :-2]) & (rr[:, 1:-1] >= rr[:, 2:])
-    cand = ok & peak
-    first = np.where(cand.any(axis=1), cand.argmax(axis=1), rr.argmax(axis=1))
-    # parabolic refinement of the lag
-    i = np.clip(first, 1, rr.shape[1] - 2)
-    a, b, cc = rr[np.arange(n), i - 1], rr[np.arange(n), i], rr[np.arange(n), i + 1]
-    d = np.where(np.abs(a - 2 * b + cc) > 1e-9, 0.5 * (a - cc) / (a - 2 * b + cc), 0.0)
-    lag = lo + i + np.clip(d, -1, 1)
-    edb = 10 * np.log10(np.mean(fr ** 2, axis=1) + 1e-20)
-    voiced = (r1[np.arange(n), i] >= threshold) & (edb > edb.max() - 35.0)
-    f0 = np.where(voiced, fs / lag, 0.0)
-    t = (np.arange(n) * hop + win / 2) / fs
-    return _clean(f0), t
+    fs = 16000
+    xx = np.asarray(x, dtype=np.float64)
+    y = resample_poly(xx, fs, sr) if sr != fs else xx
+    y = sosfiltfilt(butter(4, 1500, fs=fs, output="sos"), y)
+    w = int(win_s * fs)                      # integration window
+    tmin, tmax = max(2, int(fs / ceil)), int(math.ceil(fs / floor)) + 1
+    span = w + tmax + 1
+    hop = int(round(hop_s * fs))
+    n = max(1, 1 + (len(y) - w) // hop)
+    ypad = np.pad(y, (0, n * hop + span))
+    nfft = 1 << int(math.ceil(math.log2(span + w)))
+    lag = np.arange(tmax + 2)
+    parts = [_yin_candidates(ypad, s0, min(n, s0 + 2000), hop, w, span, nfft, lag, tmin, tmax, n_cand)
+             for s0 in range(0, n, 2000)]  # blocks of 20 s keep the frame matrices small on long files
+    tau, dmin, e0 = (np.concatenate([q[i] for q in parts]) for i in range(3))
+    st = 12 * np.log2(fs / tau / 100.0)
+    edb = 10 * np.log10(e0 / w + 1e-20)
+    loud = edb > edb.max() - 35.0
+    cost = 10.0 * dmin + 0.1 * np.log2(tau / tmin)
+    cost = cost + np.clip((edb.max() - 25.0 - edb) / 10.0, 0, 1)[:, None]
+    good = loud & (dmin[:, 0] < 0.15)
+    if good.sum() >= 5:
+        cost = cost + 3.0 * np.maximum(np.abs(st - np.median(st[good, 0])) - 12.0, 0) / 12.0
+    cost[~loud] = np.inf
+    em = np.concatenate([np.where(np.isfinite(cost), cost, 1e6), np.where(loud, 10.0 * unvoiced_d + 0.1, 0.0)[:, None]], axis=1)
+    k = n_cand
+    trans = np.zeros((n, k + 1, k + 1))
+    trans[1:, :k, :k] = jump * np.abs(st[:-1, :, None] - st[1:, None, :])
+    trans[:, :k, k] = trans[:, k, :k] = 2.0
+    acc = em[0].copy()
+    back = np.zeros((n, k + 1), dtype=np.intp)
+    for i in range(1, n):
+        tot = acc[:, None] + trans[i]
+        back[i] = np.argmin(tot, axis=0)
+        acc = tot[back[i], np.arange(k + 1)] + em[i]
+    path = np.empty(n, dtype=np.intp)
+    path[-1] = int(np.argmin(acc))
+    for i in range(n - 1, 0, -1):
+        path[i - 1] = back[i, path[i]]
+    voiced = path < k
+    f0 = np.where(voiced, 100 * 2 ** (st[np.arange(n), np.minimum(path, k - 1)] / 12), 0.0)
+    edges = np.diff(np.concatenate([[0], voiced.astype(int), [0]]))
+    for s0, s1 in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)):
+        if s1 - s0 < 3:
+            f0[s0:s1] = 0.0
+    return f0, (np.arange(n) * hop + w / 2) / fs
 
 
 def _clean(f0: np.ndarray, span: int = 11, tol_st: float = 5.0) -> np.ndarray:

@@ -18,8 +18,8 @@ F0_FLOOR, F0_CEIL = 55.0, 600.0          # limits of the re-synthesised F0
 ANALYSIS_F0 = (60.0, 400.0)              # search range for the base voice (an adult male voice): narrower is faster and voices more frames
 TILT_LO_HZ, TILT_HI_HZ = 900.0, 1100.0  # vocal-effort emphasis reaches full size just above 1 kHz
 ST = math.log(2) / 12                   # one semitone in natural-log F0
+TILT_NORM_S = 0.25                      # half-width of the window over which tilt keeps the power
 GLOBAL_TOL_ST = 9.0                     # analysis F0 further than this from the chunk median is an octave error
-CENTRE_S = 0.75                         # half-width of the local F0 centre that range scaling works around
 
 
 @dataclass
@@ -186,23 +186,32 @@ def render(x: np.ndarray, sr: int, track: PlanTrack, t_offset: float, phones: li
     voiced = f0 > 0
     lf0 = np.log(np.where(voiced, f0, 1.0))
     if voiced.any():
-        # range scales excursions around a local centre (voiced frames within +-CENTRE_S): the phrase
-        # level stays where shift and slope put it, so a trajectory's rising range cannot pull one
-        # low-pitched sentence further down than the plan's level asks
+        # range scales excursions around the chunk's median log F0: an affine map in the log domain
+        # keeps the median where it was (shift and slope then move it as planned) and scales every
+        # percentile distance, so the realised 5-95 % range is the planned multiple. (A moving mean
+        # over +-0.75 s as the centre left the slow phrase contour unscaled and, being a mean, moved
+        # the median: -0.7 st of level for a range x2.) Trade-off: within one chunk of several
+        # sentences, a wider range now also spreads the sentences' own levels apart.
         tv = t[voiced]
-        cs = np.concatenate([[0.0], np.cumsum(lf0[voiced])])
-        a = np.searchsorted(tv, t - CENTRE_S)
-        b = np.searchsorted(tv, t + CENTRE_S, side="right")
-        centre = np.where(b > a, (cs[b] - cs[a]) / np.maximum(b - a, 1), np.median(lf0[voiced]))
-        tc = tv.mean()
-        new = centre + np.exp(p["log_range"]) * (lf0 - centre) + ST * (p["f0_shift_st"] + p["f0_slope_st"] * (t - tc))
+        centre = np.median(lf0[voiced])
+        # the slope turns around the time that keeps the median where it was: turning around the mean
+        # voiced time moved the level of an asymmetric contour by up to 0.3 st against the plan's shift
+        shape = np.exp(p["log_range"]) * (lf0 - centre) + ST * p["f0_slope_st"] * (t - tv.mean())
+        new = centre + shape - np.median(shape[voiced]) + ST * p["f0_shift_st"]
         jit = p["jitter"] * rng.standard_normal(n)
         new = new + np.log1p(np.clip(jit, -0.5, 0.5))
         f0 = np.where(voiced, np.clip(np.exp(new), F0_FLOOR, F0_CEIL), 0.0)
 
-    # tilt redistributes energy between bands; loudness then sets each frame's power
+    # tilt redistributes energy between bands; loudness then sets the power. The power is restored
+    # over +-TILT_NORM_S, not frame by frame: per frame, a fricative (all its energy above 1 kHz) kept
+    # its power and so lost its low band instead, and only 0.75-0.8 of the planned tilt was realised
     sp = sp * 10 ** (np.outer(p["tilt_db"], _tilt_curve(sp.shape[1], sr)) / 10)
-    sp = sp * (power0 * 10 ** (p["loudness_db"] / 10) / np.maximum(sp.sum(axis=1), 1e-30))[:, None]
+    half_w = max(1, int(round(TILT_NORM_S / fp)))
+    c0 = np.concatenate([[0.0], np.cumsum(power0)])
+    c1 = np.concatenate([[0.0], np.cumsum(sp.sum(axis=1))])
+    lo_w, hi_w = np.maximum(np.arange(n) - half_w, 0), np.minimum(np.arange(n) + half_w + 1, n)
+    gain = (c0[hi_w] - c0[lo_w]) / np.maximum(c1[hi_w] - c1[lo_w], 1e-30)
+    sp = sp * (gain * 10 ** (p["loudness_db"] / 10))[:, None]
     b = np.clip(p["breathiness"], 0.0, 0.95)[:, None]
     ap = 1.0 - (1.0 - ap) * (1.0 - b)
 
