@@ -341,3 +341,19 @@ def test_dispatch_reads_each_medium_from_disk_and_refuses_mismatches(clean):
     neutral = clean / m[(m["medium"] == "speech") & (m["label"] == "neutral")]["file"].iloc[0]
     (base,) = recognize_file("speech", neutral, reference=neutral)
     assert abs(base.arousal) < 1e-6
+
+
+def test_speech_intensity_response_reads_arousal_not_its_uninformative_valence():
+    import pandas as pd
+
+    from studio.datasets.report import intensity_curves
+
+    # joy requested at rising intensity; measured arousal rises, the valence estimate falls (noise)
+    rows = [("neutral", 0.0, 0.0, 0.0, 0.30, 0.00)] + [
+        ("joy", i, 0.81 * i, 0.51 * i, 0.30 - 0.6 * i, 0.4 * i) for i in (0.25, 0.5, 0.75, 1.0)]
+    df = pd.DataFrame(rows, columns=["label", "intensity", "valence", "arousal", "pred_valence", "pred_arousal"])
+    df["trajectory"] = False
+    speech = intensity_curves(df.assign(recognizer="acoustic-prosody"))["joy"]
+    assert speech["kind"] == "arousal (signed)" and speech["rho"] == pytest.approx(1.0)
+    image = intensity_curves(df.assign(recognizer="image-stats"))["joy"]   # both axes count there
+    assert image["kind"] == "VA projection" and image["rho"] == pytest.approx(-1.0)

@@ -6,7 +6,8 @@ Per folder (speech, face stills, video clips, images) and recognizer:
 - valence/arousal mean absolute error and Lin's CCC, requested point vs measured, with a scatter;
 - intensity response: per emotion, Spearman's rho between requested intensity and the response
   (the probability of the requested label when the recognizer gives one, otherwise the measured
-  valence-arousal displacement projected on the requested direction); neutral items of the same folder
+  valence-arousal point projected on the requested direction, on arousal alone for recognizers in
+  ``AROUSAL_ONLY``); neutral items of the same folder
   are every emotion's intensity-0 point. No published system reports this rank correlation
   (REFERENCE.md section 5), so there is no external anchor for it.
 Trajectory items are counted but not scored: one label does not describe a clip whose affect changes.
@@ -27,6 +28,18 @@ PLOTS = "plots"
 
 def _fmt(x) -> str:
     return "–" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{x:.3f}"
+
+
+# Recognizers whose valence estimate carries no information: their intensity response is read along the
+# arousal axis alone. Prosody codes arousal well and valence barely (evals/speech.py; Schröder 2004): the
+# acoustic estimate's valence CCC was 0.01 over 105 benchmark renders, so a projection that mixes it in
+# ranks joy's intensities by noise (demo spec: rho -0.63 with it, arousal alone is monotone).
+AROUSAL_ONLY = {"acoustic-prosody"}
+
+
+def _direction(recognizer: str, valence: float, arousal: float) -> tuple[float, float]:
+    d = np.array([0.0 if recognizer in AROUSAL_ONLY else valence, arousal])
+    return tuple(d / (np.linalg.norm(d) or 1.0))
 
 
 def _response(row, label: str, dir_v: float, dir_a: float) -> float:
@@ -77,15 +90,15 @@ def intensity_curves(scored) -> dict[str, dict]:
     neutral = scored[(scored["label"] == "neutral") | (scored["intensity"] == 0)]
     curves = {}
     for label, g in scored[(scored["label"] != "neutral") & (scored["intensity"] > 0)].groupby("label", sort=True):
-        d = np.array([g["valence"].mean(), g["arousal"].mean()])
-        d = d / (np.linalg.norm(d) or 1.0)
+        d = _direction(str(g["recognizer"].iloc[0]), g["valence"].mean(), g["arousal"].mean())
         rows = list(neutral.to_dict("records")) + list(g.to_dict("records"))
         x = [float(r["intensity"]) if r["label"] != "neutral" else 0.0 for r in rows]
         y = [_response(r, label, d[0], d[1]) for r in rows]
         keep = [i for i, v in enumerate(y) if math.isfinite(v)]
         x, y = [x[i] for i in keep], [y[i] for i in keep]
-        curves[label] = {"x": x, "y": y, "rho": metrics.spearman(x, y), "n": len(x),
-                         "kind": "p(label)" if f"p_{label}" in g and g[f"p_{label}"].notna().any() else "VA projection"}
+        kind = ("p(label)" if f"p_{label}" in g and g[f"p_{label}"].notna().any()
+                else "arousal (signed)" if d[0] == 0.0 else "VA projection")
+        curves[label] = {"x": x, "y": y, "rho": metrics.spearman(x, y), "n": len(x), "kind": kind}
     return curves
 
 
@@ -257,7 +270,9 @@ def write_report(out: Path, manifest, ev, errors: dict[str, list[str]]):
               "(e.g. contempt for FER2013) are left out of its score.",
               "- V/A MAE and CCC (Lin's concordance): requested VAD point (direction × intensity) vs the recognizer's estimate.",
               "- ρ: Spearman rank correlation between requested intensity and the response, per emotion, neutral items as "
-              "intensity 0; mean ρ averages the emotions where it is defined.",
+              "intensity 0; mean ρ averages the emotions where it is defined. The response is the probability of the "
+              "requested label, else the measured point projected on the requested valence-arousal direction; for speech "
+              "the arousal axis alone, since prosody carries little valence and its valence estimate is not informative.",
               "- plan r: how closely the output carried out its own plan — per cue, Pearson r between the plan's number "
               "(e.g. F0 shift in semitones, an action unit's intensity) and the recognizer's measurement of that cue; "
               "the mean over cues is in the summary.",
