@@ -212,6 +212,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--texts", type=int, default=len(TEXTS))
     ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--speed-only", action="store_true", help="only the speed table (about 1 min)")
     args = ap.parse_args()
     texts = TEXTS[: args.texts]
     engine = engines.get("speech", "embedded")
@@ -220,6 +221,8 @@ def main() -> None:
           f"python {platform.python_version()}; other engineers' jobs shared the CPU during the run")
     print("\n### Speed (min of repeats, wall clock)\n")
     print(speed(engine, texts, args.repeats))
+    if args.speed_only:
+        return
     print("\n### Realisation at intensity 1 (mean over texts)\n")
     table, cache = realisation(engine, texts)
     print(table)

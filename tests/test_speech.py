@@ -219,3 +219,22 @@ def test_cli_say_writes_audio_and_reports(tmp_path, capsys):
     assert main(["say", "hi", "--text-file", str(src), "-o", str(tmp_path / "g.wav")]) == 2
     assert main(["say", "hi", "-e", "anger", "-i", "nan", "-o", str(tmp_path / "h.wav")]) == 2
     assert not (tmp_path / "g.wav").exists() and not (tmp_path / "h.wav").exists()
+
+
+@pytest.mark.parametrize("slope_st_s", [-0.6, -0.3, 0.6, 1.0])
+def test_declination_does_not_change_the_planned_f0_range(slope_st_s):
+    from pipelines.speech.prosody import ST, _keep_spread, _spread
+
+    rng = np.random.default_rng(3)
+    t = np.arange(0, 5, 0.005)
+    contour = 2.5 * np.sin(2 * np.pi * 0.7 * t) - 0.3 * t + rng.normal(0, 0.5, len(t))  # st: phrase arcs, own fall
+    voiced = rng.random(len(t)) < 0.7
+    excursion = ST * 0.8 * (contour - np.median(contour[voiced]))                      # a x0.8 range plan
+    slope = ST * slope_st_s * (t - t[voiced].mean())
+    assert abs(_spread((excursion + slope)[voiced]) / _spread(excursion[voiced]) - 1) > 0.02  # the slope alone would move it
+    k = _keep_spread(excursion, slope, voiced)
+    assert _spread((k * excursion + slope)[voiced]) == pytest.approx(_spread(excursion[voiced]), rel=1e-3)
+    assert _keep_spread(excursion, np.zeros_like(t), voiced) == 1.0
+    steep = ST * -3.0 * (t - t[voiced].mean())   # a slope that dwarfs the contour: the bound, and closer than before
+    k = _keep_spread(excursion, steep, voiced)
+    assert k == pytest.approx(0.25) and _spread((k * excursion + steep)[voiced]) < _spread((excursion + steep)[voiced])

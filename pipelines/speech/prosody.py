@@ -157,6 +157,32 @@ def _repair_octaves(f0: np.ndarray, span: int = 15, tol_st: float = 6.0) -> np.n
     return out
 
 
+def _spread(v: np.ndarray) -> float:
+    lo, hi = np.percentile(v, [5, 95])
+    return float(hi - lo)
+
+
+def _keep_spread(excursion: np.ndarray, slope: np.ndarray, voiced: np.ndarray, iters: int = 30) -> float:
+    """The factor k on the excursions that gives k * excursion + slope the 5-95 % spread of the
+    excursions alone. The plan's F0 range is that spread (Schröder's range rule; what a listener or a
+    recognizer measures over the utterance), and a declination of ~1 st/s over a 5 s sentence widens it
+    (it adds to the voice's own fall: sadness' x0.8 range with its -1 st/s came out at x0.88) or, rising,
+    narrows it. Bisection within [1/4, 1] or [1, 2]: there the spread grows with k unless the slope
+    dwarfs the excursions, and then the bound is the answer."""
+    e, s = excursion[voiced], slope[voiced]
+    target = _spread(e)
+    if not np.any(s) or target <= 0:
+        return 1.0
+    now = _spread(e + s)
+    lo, hi = (0.25, 1.0) if now > target else (1.0, 2.0)
+    if abs(now - target) < 1e-9:
+        return 1.0
+    for _ in range(iters):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if _spread(mid * e + s) < target else (lo, mid)
+    return 0.5 * (lo + hi)
+
+
 def render(x: np.ndarray, sr: int, track: PlanTrack, t_offset: float, phones: list[tuple[str, float, float]],
            rng: np.random.Generator) -> Rendered:
     """x: one chunk of base speech; t_offset: its start in utterance source time; phones: the
@@ -179,6 +205,8 @@ def render(x: np.ndarray, sr: int, track: PlanTrack, t_offset: float, phones: li
     fdb = 10 * np.log10((c[hi_] - c[lo_]) / np.maximum(hi_ - lo_, 1) + 1e-20)
     f0 = _repair_octaves(_fill_voicing(f0, voiced_ph, fdb > fdb.max() - 40.0, _acf_f0(xd, sr, t)))
     fft = pw.get_cheaptrick_fft_size(sr, F0_FLOOR)
+    # not split over threads: WORLD's CheapTrick and D4C draw from one global random generator frame by
+    # frame, so blocks on a pool would make the output depend on thread timing
     sp = pw.cheaptrick(xd, f0, t, sr, f0_floor=F0_FLOOR, fft_size=fft)
     ap = pw.d4c(xd, f0, t, sr, fft_size=fft)
     power0 = sp.sum(axis=1)
@@ -196,7 +224,9 @@ def render(x: np.ndarray, sr: int, track: PlanTrack, t_offset: float, phones: li
         centre = np.median(lf0[voiced])
         # the slope turns around the time that keeps the median where it was: turning around the mean
         # voiced time moved the level of an asymmetric contour by up to 0.3 st against the plan's shift
-        shape = np.exp(p["log_range"]) * (lf0 - centre) + ST * p["f0_slope_st"] * (t - tv.mean())
+        excursion = np.exp(p["log_range"]) * (lf0 - centre)
+        slope = ST * p["f0_slope_st"] * (t - tv.mean())
+        shape = _keep_spread(excursion, slope, voiced) * excursion + slope
         new = centre + shape - np.median(shape[voiced]) + ST * p["f0_shift_st"]
         jit = p["jitter"] * rng.standard_normal(n)
         new = new + np.log1p(np.clip(jit, -0.5, 0.5))
