@@ -238,3 +238,22 @@ def test_declination_does_not_change_the_planned_f0_range(slope_st_s):
     steep = ST * -3.0 * (t - t[voiced].mean())   # a slope that dwarfs the contour: the bound, and closer than before
     k = _keep_spread(excursion, steep, voiced)
     assert k == pytest.approx(0.25) and _spread((k * excursion + steep)[voiced]) < _spread((excursion + steep)[voiced])
+
+
+def test_reused_analysis_renders_bit_identical_audio_and_the_cache_is_bounded():
+    text = "The cache must not change a single sample. Not one."
+    cold = EmbeddedEngine(cache_bytes=0)
+    warm = EmbeddedEngine()
+    warm.render(text, Affect.of("joy", 1.0), seed=5)          # fills the cache with base voice + analysis
+    assert len(warm.cache) == 1 and 0 < warm.cache.bytes <= warm.cache.max_bytes
+    one = warm.cache.bytes
+    for a in (Affect.of("anger", 0.7), Trajectory.parse("sadness > surprise", 1.0), Affect.neutral()):
+        r_cold, r_warm = cold.render(text, a, seed=5), warm.render(text, a, seed=5)
+        assert np.array_equal(r_cold.audio, r_warm.audio) and r_cold.phones == r_warm.phones
+    assert len(cold.cache) == 0
+    other = warm.render(text, Affect.of("anger", 0.7), seed=6)   # another seed is another base voice
+    assert len(warm.cache) == 2 and not np.array_equal(other.audio[:1000], r_warm.audio[:1000])
+    small = EmbeddedEngine(cache_bytes=int(1.5 * one))   # room for one entry: the oldest goes
+    for seed in (1, 2):
+        small.render(text, Affect.of("anger", 1.0), seed=seed)
+    assert len(small.cache) == 1 and small.cache.bytes <= small.cache.max_bytes

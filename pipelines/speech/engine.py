@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,6 +18,7 @@ from studio.errors import StudioError
 SENTENCE_PAUSE_S = 0.25   # silence between sentences, before the plan's pause scaling
 TRACK_STEP_S = 0.05       # a trajectory's plan is sampled this often, then interpolated per frame
 MAX_TRACK_POINTS = 4000
+CACHE_BYTES = 192 * 2**20  # base chunks and their WORLD analyses kept for re-rendering with other plans
 
 
 @dataclass
@@ -29,10 +31,27 @@ class BaseChunk:
 class EmbeddedEngine:
     name = "embedded"
 
-    def __init__(self, noise_scale: float | None = None, noise_w_scale: float | None = None):
+    def __init__(self, noise_scale: float | None = None, noise_w_scale: float | None = None,
+                 cache_bytes: int = CACHE_BYTES):
         self.base = PiperBase(noise_scale=noise_scale, noise_w_scale=noise_w_scale)
         self.sample_rate = self.base.sample_rate
         self._counts: dict[str, int] = {}
+        # The same words with the same seed give the same base voice and analysis whatever the plan, and
+        # that is 80 % of an emotional render: the web demo re-renders a line as the user moves the
+        # intensity, and a dataset grid speaks each text in every emotion. Results are bit-identical.
+        self.cache = _LRU(cache_bytes)
+
+    def _base_and_analysis(self, chunk: textfe.Chunk, seed: int, index: int, analysed: bool):
+        key = (tuple(chunk.sentences), int(seed), index)
+        hit = self.cache.get(key)
+        if hit is None:
+            hit = (self.base_chunk(chunk, seed, index), None)
+        if analysed and hit[1] is None:
+            b = hit[0]
+            hit = (b, prosody.analyse(b.audio, self.sample_rate, [(ph.symbol, ph.start / self.sample_rate,
+                                                                    ph.end / self.sample_rate) for ph in b.phones]))
+        self.cache.put(key, hit, hit[0].audio.nbytes + (hit[1].nbytes if hit[1] is not None else 0))
+        return hit
 
     # ---- base voice -----------------------------------------------------------------------
     def _count(self, word: str) -> int:
@@ -80,7 +99,7 @@ class EmbeddedEngine:
     def base_audio(self, text: str, seed: int = 0) -> tuple[np.ndarray, int]:
         """Plain piper output for ``text`` (chunks joined by sentence pauses), level-normalised."""
         sr = self.sample_rate
-        chunks = [self.base_chunk(c, seed, i) for i, c in enumerate(textfe.prepare(text))]
+        chunks = [self._base_and_analysis(c, seed, i, analysed=False)[0] for i, c in enumerate(textfe.prepare(text))]
         gap = np.zeros(int(SENTENCE_PAUSE_S * sr), np.float32)
         pieces = []
         for i, c in enumerate(chunks):
@@ -100,9 +119,17 @@ class EmbeddedEngine:
             raise StudioError(f"plan must be a ProsodyPlan, got {type(plan).__name__}")
         chunks_txt = textfe.prepare(text)
         bar = _bar(progress, 2 * len(chunks_txt))
-        bases = []
+        if plan is None and not isinstance(affect, (Affect, Trajectory)):
+            raise StudioError(f"affect must be an Affect or a Trajectory, got {type(affect).__name__}")
+        # an identity plan is known before the base voice: a neutral affect, or a plan with no deviation
+        identity = not vocode and (prosody.PlanTrack.from_plans([0.0], [plan]).is_identity() if plan is not None
+                                   else isinstance(affect, Affect) and prosody.PlanTrack.from_plans(
+                                       [0.0], [prosody_plan(affect)]).is_identity())
+        bases, analyses = [], []
         for i, c in enumerate(chunks_txt):
-            bases.append(self.base_chunk(c, seed, i))
+            b, an = self._base_and_analysis(c, seed, i, analysed=not identity)
+            bases.append(b)
+            analyses.append(an)
             bar.update(1)
         gap_s = SENTENCE_PAUSE_S
         total_src = sum(len(b.audio) for b in bases) / sr + gap_s * (len(bases) - 1)
@@ -110,7 +137,8 @@ class EmbeddedEngine:
             track, key_plans = prosody.PlanTrack.from_plans([0.0], [plan]), [(0.0, plan)]
         else:
             track, key_plans = _track(affect, total_src)
-        identity = track.is_identity() and not vocode
+        if not identity and track.is_identity() and not vocode:
+            identity = True   # a trajectory whose keyframes are all neutral
 
         audio_parts: list[np.ndarray] = []
         words: list[tuple[str, float, float]] = []
@@ -134,8 +162,7 @@ class EmbeddedEngine:
                 t_src = np.array([0.0, len(b.audio) / sr])
                 t_out = t_src.copy()
             else:
-                r = prosody.render(b.audio, sr, track, src_off, [(ph.symbol, ph.start / sr, ph.end / sr) for ph in b.phones],
-                                   np.random.default_rng([seed, i, 7]))
+                r = prosody.render(analyses[i], sr, track, src_off, [], np.random.default_rng([seed, i, 7]))
                 y = level.normalise(r.audio, sr, r.loudness_db_mean)
                 f0_tracks.append(r.f0)
                 t_src = np.append(r.src_frame_t, len(b.audio) / sr)
@@ -188,6 +215,38 @@ def _track(affect: Affect | Trajectory, total_s: float) -> tuple[prosody.PlanTra
         ts = t * total_s if affect.relative else min(t, total_s)
         keys.append((ts, prosody_plan(a)))
     return prosody.PlanTrack.from_plans(list(times), plans), keys
+
+
+class _LRU:
+    """A least-recently-used map bounded by the bytes its values hold."""
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self._items: OrderedDict = OrderedDict()
+        self.bytes = 0
+
+    def get(self, key):
+        if key not in self._items:
+            return None
+        self._items.move_to_end(key)
+        return self._items[key][0]
+
+    def put(self, key, value, nbytes: int) -> None:
+        if key in self._items:
+            self.bytes -= self._items.pop(key)[1]
+        if nbytes > self.max_bytes:
+            return
+        self._items[key] = (value, nbytes)
+        self.bytes += nbytes
+        while self.bytes > self.max_bytes:
+            self.bytes -= self._items.popitem(last=False)[1][1]
+
+    def clear(self) -> None:
+        self._items.clear()
+        self.bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
 
 
 class _NoBar:

@@ -183,19 +183,29 @@ def _keep_spread(excursion: np.ndarray, slope: np.ndarray, voiced: np.ndarray, i
     return 0.5 * (lo + hi)
 
 
-def render(x: np.ndarray, sr: int, track: PlanTrack, t_offset: float, phones: list[tuple[str, float, float]],
-           rng: np.random.Generator) -> Rendered:
-    """x: one chunk of base speech; t_offset: its start in utterance source time; phones: the
-    chunk's (symbol, start_s, end_s) alignment, which marks pauses and voiced phones."""
-    pw = pyworld()
+@dataclass(frozen=True)
+class Analysis:
+    """WORLD analysis of one base chunk: everything ``render`` needs that does not depend on the plan.
+    A pure function of the chunk's audio and alignment, so it can be computed once and rendered with
+    many plans (the arrays are read-only)."""
+    t: np.ndarray            # frame times (s)
+    f0: np.ndarray           # repaired analysis F0 (0 = unvoiced)
+    sp: np.ndarray           # CheapTrick spectral envelope
+    ap: np.ndarray           # D4C aperiodicity
+    pauses: np.ndarray       # frames inside a "sil" phone
 
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in (self.t, self.f0, self.sp, self.ap, self.pauses))
+
+
+def analyse(x: np.ndarray, sr: int, phones: list[tuple[str, float, float]]) -> Analysis:
+    """phones: the chunk's (symbol, start_s, end_s) alignment, which marks pauses and voiced phones."""
+    pw = pyworld()
     xd = x.astype(np.float64)
-    fp = FRAME_MS / 1000
     # Harvest, not DIO: on this voice DIO drops or octave-jumps many voiced frames, and an F0 of 0
     # re-synthesises a vowel as noise
     f0, t = pw.harvest(xd, sr, f0_floor=ANALYSIS_F0[0], f0_ceil=ANALYSIS_F0[1], frame_period=FRAME_MS)
-    p = track.at(t + t_offset)
-    n = len(t)
     pauses = _mask(np.array([(a, b) for s_, a, b in phones if s_ == "sil"]).reshape(-1, 2), t)
     voiced_ph = _mask(np.array([(a, b) for s_, a, b in phones if s_[0] in VOICED_IPA]).reshape(-1, 2), t)
     half = int(0.01 * sr)
@@ -209,6 +219,21 @@ def render(x: np.ndarray, sr: int, track: PlanTrack, t_offset: float, phones: li
     # frame, so blocks on a pool would make the output depend on thread timing
     sp = pw.cheaptrick(xd, f0, t, sr, f0_floor=F0_FLOOR, fft_size=fft)
     ap = pw.d4c(xd, f0, t, sr, fft_size=fft)
+    for a in (t, f0, sp, ap, pauses):
+        a.flags.writeable = False
+    return Analysis(t, f0, sp, ap, pauses)
+
+
+def render(x: np.ndarray | Analysis, sr: int, track: PlanTrack, t_offset: float, phones: list[tuple[str, float, float]],
+           rng: np.random.Generator) -> Rendered:
+    """x: one chunk of base speech, or its ``analyse`` result; t_offset: its start in utterance source
+    time; phones: the chunk's (symbol, start_s, end_s) alignment (unused when x is an Analysis)."""
+    pw = pyworld()
+    an = x if isinstance(x, Analysis) else analyse(x, sr, phones)
+    fp = FRAME_MS / 1000
+    t, f0, sp, ap, pauses = an.t, an.f0, an.sp, an.ap, an.pauses
+    p = track.at(t + t_offset)
+    n = len(t)
     power0 = sp.sum(axis=1)
 
     voiced = f0 > 0
