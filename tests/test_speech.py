@@ -257,3 +257,15 @@ def test_reused_analysis_renders_bit_identical_audio_and_the_cache_is_bounded():
     for seed in (1, 2):
         small.render(text, Affect.of("anger", 1.0), seed=seed)
     assert len(small.cache) == 1 and small.cache.bytes <= small.cache.max_bytes
+
+
+def test_threads_sharing_one_engine_get_the_sequential_result():
+    from concurrent.futures import ThreadPoolExecutor
+
+    text, eng = "Two requests at once.", EmbeddedEngine()
+    asks = [Affect.of("anger", 1.0), Affect.of("sadness", 1.0), Affect.of("joy", 0.5), Affect.of("fear", 0.8)]
+    with ThreadPoolExecutor(4) as ex:
+        together = list(ex.map(lambda a: eng.render(text, a, seed=3).audio, asks))
+    alone = [EmbeddedEngine(cache_bytes=0).render(text, a, seed=3).audio for a in asks[:2]]
+    assert all(np.array_equal(x, y) for x, y in zip(together, alone))
+    assert len(eng.cache) == 1

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -218,32 +219,37 @@ def _track(affect: Affect | Trajectory, total_s: float) -> tuple[prosody.PlanTra
 
 
 class _LRU:
-    """A least-recently-used map bounded by the bytes its values hold."""
+    """A least-recently-used map bounded by the bytes its values hold. Locked: one engine instance is
+    shared by every thread of a process (the web demo's request handlers among them)."""
 
     def __init__(self, max_bytes: int):
         self.max_bytes = max_bytes
         self._items: OrderedDict = OrderedDict()
         self.bytes = 0
+        self._lock = threading.Lock()
 
     def get(self, key):
-        if key not in self._items:
-            return None
-        self._items.move_to_end(key)
-        return self._items[key][0]
+        with self._lock:
+            if key not in self._items:
+                return None
+            self._items.move_to_end(key)
+            return self._items[key][0]
 
     def put(self, key, value, nbytes: int) -> None:
-        if key in self._items:
-            self.bytes -= self._items.pop(key)[1]
-        if nbytes > self.max_bytes:
-            return
-        self._items[key] = (value, nbytes)
-        self.bytes += nbytes
-        while self.bytes > self.max_bytes:
-            self.bytes -= self._items.popitem(last=False)[1][1]
+        with self._lock:
+            if key in self._items:
+                self.bytes -= self._items.pop(key)[1]
+            if nbytes > self.max_bytes:
+                return
+            self._items[key] = (value, nbytes)
+            self.bytes += nbytes
+            while self.bytes > self.max_bytes:
+                self.bytes -= self._items.popitem(last=False)[1][1]
 
     def clear(self) -> None:
-        self._items.clear()
-        self.bytes = 0
+        with self._lock:
+            self._items.clear()
+            self.bytes = 0
 
     def __len__(self) -> int:
         return len(self._items)

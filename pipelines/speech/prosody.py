@@ -7,6 +7,7 @@ aperiodicity carries breathiness, and rate / pauses re-time the frame sequence b
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -19,6 +20,7 @@ ANALYSIS_F0 = (60.0, 400.0)              # search range for the base voice (an a
 TILT_LO_HZ, TILT_HI_HZ = 900.0, 1100.0  # vocal-effort emphasis reaches full size just above 1 kHz
 ST = math.log(2) / 12                   # one semitone in natural-log F0
 TILT_NORM_S = 0.25                      # half-width of the window over which tilt keeps the power
+WORLD_RNG = threading.Lock()            # held around the WORLD calls that use its global random generator
 GLOBAL_TOL_ST = 9.0                     # analysis F0 further than this from the chunk median is an octave error
 
 
@@ -215,10 +217,12 @@ def analyse(x: np.ndarray, sr: int, phones: list[tuple[str, float, float]]) -> A
     fdb = 10 * np.log10((c[hi_] - c[lo_]) / np.maximum(hi_ - lo_, 1) + 1e-20)
     f0 = _repair_octaves(_fill_voicing(f0, voiced_ph, fdb > fdb.max() - 40.0, _acf_f0(xd, sr, t)))
     fft = pw.get_cheaptrick_fft_size(sr, F0_FLOOR)
-    # not split over threads: WORLD's CheapTrick and D4C draw from one global random generator frame by
-    # frame, so blocks on a pool would make the output depend on thread timing
-    sp = pw.cheaptrick(xd, f0, t, sr, f0_floor=F0_FLOOR, fft_size=fft)
-    ap = pw.d4c(xd, f0, t, sr, fft_size=fft)
+    # not split over threads, and one call at a time per process: WORLD's CheapTrick, D4C and synthesis
+    # reseed and draw from one global random generator, so interleaved calls would make the output
+    # depend on thread timing
+    with WORLD_RNG:
+        sp = pw.cheaptrick(xd, f0, t, sr, f0_floor=F0_FLOOR, fft_size=fft)
+        ap = pw.d4c(xd, f0, t, sr, fft_size=fft)
     for a in (t, f0, sp, ap, pauses):
         a.flags.writeable = False
     return Analysis(t, f0, sp, ap, pauses)
@@ -283,7 +287,9 @@ def render(x: np.ndarray | Analysis, sr: int, track: PlanTrack, t_offset: float,
     near = np.rint(src).astype(int)
     both = (f0[i0] > 0) & (f0[i1] > 0)
     f02 = np.where(both, np.exp((1 - w[:, 0]) * np.log(np.maximum(f0[i0], 1)) + w[:, 0] * np.log(np.maximum(f0[i1], 1))), f0[near])
-    y = pw.synthesize(np.ascontiguousarray(f02), np.ascontiguousarray(sp2), np.ascontiguousarray(np.clip(ap2, 0, 1)), sr, FRAME_MS)
+    with WORLD_RNG:
+        y = pw.synthesize(np.ascontiguousarray(f02), np.ascontiguousarray(sp2), np.ascontiguousarray(np.clip(ap2, 0, 1)),
+                          sr, FRAME_MS)
 
     # loudness the plan asked for, averaged over the frames that carry speech
     loud = p["loudness_db"]
