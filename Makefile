@@ -1,5 +1,5 @@
 # `make demo`: set up .venv, pull the embedded models, run the main job on the embedded engines.
-# `make test`: the same set-up plus dev extras, then the test suite (what .ci/run calls).
+# `make test`: the same set-up plus dev extras and the browser, then the test suite (.ci/run is exactly this).
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -8,7 +8,7 @@ EXTRAS := cpu,video,ui
 export HF_HUB_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 
-.PHONY: demo test setup setup-dev weights clean
+.PHONY: demo test setup setup-dev weights browser clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -31,7 +31,13 @@ weights: setup
 demo: weights
 	$(BIN)/studio render examples/demo.toml -o out/demo --resume --eval
 
-test: setup-dev weights
+# Debian's chromium for the real-browser UI test (needs root or sudo). In CI a failed install fails the run;
+# elsewhere it warns and tests/test_ui_browser.py is skipped with the reason.
+browser:
+	@if [ -n "$$CI" ]; then bash .ci/install-chromium; \
+	else bash .ci/install-chromium || echo "make: chromium not installed; the real-browser tests will be skipped"; fi
+
+test: setup-dev weights browser
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 clean:

@@ -174,6 +174,25 @@ def _pull_hf(repo: str, prefix: str, wf: WeightFile, dest: Path) -> None:
     _install(Path(got), dest / wf.path, wf)
 
 
+def hf_cache_dir() -> Path:
+    """The Hugging Face hub cache: $HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
+    home = os.environ.get("HF_HOME") or str(Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "huggingface")
+    return Path(home).expanduser() / "hub"
+
+
+def hf_cached_snapshot(repo_id: str, revision: str = "main") -> Path | None:
+    """A model repo already in the Hugging Face cache, read from the cache's own layout
+    (models--OWNER--NAME/refs/REVISION naming a folder in snapshots/): no hub client, no network.
+    ``revision`` may also be a snapshot hash. None when it is not there."""
+    root = hf_cache_dir() / ("models--" + repo_id.replace("/", "--"))
+    ref = root / "refs" / revision
+    commit = ref.read_text(encoding="utf-8").strip() if ref.is_file() else revision
+    snap = root / "snapshots" / commit
+    return snap if commit and snap.is_dir() else None
+
+
 def pull(name: str, log=print) -> Path:
     """Fetch a model's missing or corrupt files from its sources, in order, verifying each."""
     m = model(name)

@@ -253,3 +253,18 @@ def test_low_memory_options_keep_the_picture(engine, folder):
     a = _ours(lean, plans, [1, 2], "latent")
     b = _ours(engine, plans, [1, 2], "latent")
     assert torch.allclose(torch.stack(a), torch.stack(b), atol=1e-4)
+
+
+def test_repo_id_resolves_from_the_hf_cache_layout_without_a_hub_client(folder, tmp_path, monkeypatch):
+    from pipelines.image.loading import check_folder, resolve
+
+    cache = tmp_path / "hub"
+    repo = cache / "models--acme--tiny-sd"
+    shutil.copytree(folder, repo / "snapshots" / "0123abcd")
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("0123abcd\n")
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    snap = resolve("acme/tiny-sd")
+    assert snap == repo / "snapshots" / "0123abcd" and "StableDiffusion" in check_folder(snap)["_class_name"]
+    with pytest.raises(StudioError, match=r"acme/absent is not in the Hugging Face cache .* `hf download acme/absent`"):
+        resolve("acme/absent")

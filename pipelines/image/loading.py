@@ -26,13 +26,13 @@ def resolve(weights: str | Path) -> Path:
             raise StudioError(f"{p} is a file; give a diffusers pipeline folder (with model_index.json), not a single checkpoint")
         return p
     if re.fullmatch(r"[\w.-]+/[\w.-]+", str(weights)):
-        from huggingface_hub import snapshot_download
+        from studio.weights import hf_cache_dir, hf_cached_snapshot
 
-        try:
-            return Path(snapshot_download(str(weights), local_files_only=True))
-        except Exception:
-            raise StudioError(f"{weights} is not in the Hugging Face cache and downloads are off; fetch it once with "
-                              f"`hf download {weights}` or give a local pipeline folder") from None
+        snap = hf_cached_snapshot(str(weights))
+        if snap is None:
+            raise StudioError(f"{weights} is not in the Hugging Face cache ({hf_cache_dir()}) and the studio never downloads "
+                              f"at run time; fetch it once with `hf download {weights}` or give a local pipeline folder")
+        return snap
     raise StudioError(f"weights {weights} do not exist: give a diffusers pipeline folder or a cached repo id (owner/name)")
 
 

@@ -38,21 +38,28 @@ class EmbeddedEngine:
         self.sample_rate = self.base.sample_rate
         self._counts: dict[str, int] = {}
         # The same words with the same seed give the same base voice and analysis whatever the plan, and
-        # that is 80 % of an emotional render: the web demo re-renders a line as the user moves the
+        # that is about 90 % of an emotional render: the web demo re-renders a line as the user moves the
         # intensity, and a dataset grid speaks each text in every emotion. Results are bit-identical.
         self.cache = _LRU(cache_bytes)
 
-    def _base_and_analysis(self, chunk: textfe.Chunk, seed: int, index: int, analysed: bool):
-        key = (tuple(chunk.sentences), int(seed), index)
+    def _cached_base(self, chunk: textfe.Chunk, seed: int, index: int) -> BaseChunk:
+        key = _key(chunk, seed, index)
         hit = self.cache.get(key)
-        if hit is None:
-            hit = (self.base_chunk(chunk, seed, index), None)
-        if analysed and hit[1] is None:
-            b = hit[0]
-            hit = (b, prosody.analyse(b.audio, self.sample_rate, [(ph.symbol, ph.start / self.sample_rate,
-                                                                    ph.end / self.sample_rate) for ph in b.phones]))
-        self.cache.put(key, hit, hit[0].audio.nbytes + (hit[1].nbytes if hit[1] is not None else 0))
-        return hit
+        if hit is not None:
+            return hit[0]
+        b = self.base_chunk(chunk, seed, index)
+        self.cache.put(key, (b, None), b.audio.nbytes)
+        return b
+
+    def _cached_analysis(self, chunk: textfe.Chunk, seed: int, index: int, b: BaseChunk) -> prosody.Analysis:
+        key = _key(chunk, seed, index)
+        hit = self.cache.get(key)
+        if hit is not None and hit[1] is not None:
+            return hit[1]
+        sr = self.sample_rate
+        an = prosody.analyse(b.audio, sr, [(ph.symbol, ph.start / sr, ph.end / sr) for ph in b.phones])
+        self.cache.put(key, (b, an), b.audio.nbytes + an.nbytes)
+        return an
 
     # ---- base voice -----------------------------------------------------------------------
     def _count(self, word: str) -> int:
@@ -100,7 +107,7 @@ class EmbeddedEngine:
     def base_audio(self, text: str, seed: int = 0) -> tuple[np.ndarray, int]:
         """Plain piper output for ``text`` (chunks joined by sentence pauses), level-normalised."""
         sr = self.sample_rate
-        chunks = [self._base_and_analysis(c, seed, i, analysed=False)[0] for i, c in enumerate(textfe.prepare(text))]
+        chunks = [self._cached_base(c, seed, i) for i, c in enumerate(textfe.prepare(text))]
         gap = np.zeros(int(SENTENCE_PAUSE_S * sr), np.float32)
         pieces = []
         for i, c in enumerate(chunks):
@@ -120,17 +127,9 @@ class EmbeddedEngine:
             raise StudioError(f"plan must be a ProsodyPlan, got {type(plan).__name__}")
         chunks_txt = textfe.prepare(text)
         bar = _bar(progress, 2 * len(chunks_txt))
-        if plan is None and not isinstance(affect, (Affect, Trajectory)):
-            raise StudioError(f"affect must be an Affect or a Trajectory, got {type(affect).__name__}")
-        # an identity plan is known before the base voice: a neutral affect, or a plan with no deviation
-        identity = not vocode and (prosody.PlanTrack.from_plans([0.0], [plan]).is_identity() if plan is not None
-                                   else isinstance(affect, Affect) and prosody.PlanTrack.from_plans(
-                                       [0.0], [prosody_plan(affect)]).is_identity())
-        bases, analyses = [], []
+        bases = []
         for i, c in enumerate(chunks_txt):
-            b, an = self._base_and_analysis(c, seed, i, analysed=not identity)
-            bases.append(b)
-            analyses.append(an)
+            bases.append(self._cached_base(c, seed, i))
             bar.update(1)
         gap_s = SENTENCE_PAUSE_S
         total_src = sum(len(b.audio) for b in bases) / sr + gap_s * (len(bases) - 1)
@@ -138,8 +137,9 @@ class EmbeddedEngine:
             track, key_plans = prosody.PlanTrack.from_plans([0.0], [plan]), [(0.0, plan)]
         else:
             track, key_plans = _track(affect, total_src)
-        if not identity and track.is_identity() and not vocode:
-            identity = True   # a trajectory whose keyframes are all neutral
+        identity = track.is_identity() and not vocode
+        analyses = [None] * len(bases) if identity else [
+            self._cached_analysis(c, seed, i, b) for i, (c, b) in enumerate(zip(chunks_txt, bases))]
 
         audio_parts: list[np.ndarray] = []
         words: list[tuple[str, float, float]] = []
@@ -163,7 +163,7 @@ class EmbeddedEngine:
                 t_src = np.array([0.0, len(b.audio) / sr])
                 t_out = t_src.copy()
             else:
-                r = prosody.render(analyses[i], sr, track, src_off, [], np.random.default_rng([seed, i, 7]))
+                r = prosody.render(analyses[i], sr, track, src_off, np.random.default_rng([seed, i, 7]))
                 y = level.normalise(r.audio, sr, r.loudness_db_mean)
                 f0_tracks.append(r.f0)
                 t_src = np.append(r.src_frame_t, len(b.audio) / sr)
@@ -184,6 +184,10 @@ class EmbeddedEngine:
         return SpeechResult(audio=audio, sample_rate=sr, words=words, phones=phones, plan=plans[0][1], plans=plans,
                             affect=affect.to_dict(), engine=self.name, text=" ".join(s for c in chunks_txt for s in c.sentences),
                             meta={"world_f0": np.concatenate(f0_tracks)} if f0_tracks else {})
+
+
+def _key(chunk: textfe.Chunk, seed: int, index: int) -> tuple:
+    return tuple(chunk.sentences), int(seed), index
 
 
 def _add(out: BaseChunk, utt: BaseUtterance, pos: int, spans) -> None:
