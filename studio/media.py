@@ -5,6 +5,7 @@ import contextlib
 import json
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -121,3 +122,49 @@ def default_portrait() -> np.ndarray:
     from skimage import data
 
     return data.astronaut()
+
+
+@dataclass(frozen=True)
+class Media:
+    """What a recognizer judges: audio (with its rate), one RGB image, or a clip (frames + fps + audio track).
+
+    ``reference`` is a neutral rendering of the same text by the same voice: speech recognizers that
+    normalise per speaker measure relative to it. ``path`` is where it was read from, when it was."""
+    kind: str                                  # "audio", "image" or "video"
+    audio: np.ndarray | None = None            # mono float32
+    sample_rate: int | None = None
+    image: np.ndarray | None = None            # RGB uint8 (H, W, 3)
+    frames: tuple | None = None                # RGB uint8 frames (a sample of the clip's frames)
+    fps: float | None = None
+    path: Path | None = None
+    reference: "Media | None" = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("audio", "image", "video"):
+            raise StudioError(f"media kind must be audio, image or video, got {self.kind!r}")
+        if self.kind == "audio" and (self.audio is None or not self.sample_rate):
+            raise StudioError("audio media needs samples and a sample rate")
+        if self.kind == "image" and self.image is None:
+            raise StudioError("image media needs an RGB array")
+        if self.kind == "video" and not self.frames:
+            raise StudioError("video media needs at least one frame")
+
+    @classmethod
+    def of_audio(cls, audio: np.ndarray, sample_rate: int, **kw) -> "Media":
+        return cls("audio", audio=np.asarray(audio, np.float32), sample_rate=int(sample_rate), **kw)
+
+    @classmethod
+    def of_image(cls, image: np.ndarray, **kw) -> "Media":
+        return cls("image", image=np.asarray(image), **kw)
+
+    @property
+    def name(self) -> str:
+        return self.path.name if self.path is not None else f"<{self.kind}>"
+
+    def track(self) -> "Media | None":
+        """A clip's audio track as audio media (None when it has none)."""
+        if self.kind == "audio":
+            return self
+        if self.audio is None or not self.sample_rate:
+            return None
+        return Media.of_audio(self.audio, self.sample_rate, path=self.path)
