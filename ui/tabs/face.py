@@ -7,9 +7,8 @@ import numpy as np
 
 from studio.errors import StudioError
 from ui.affect_control import AffectInputs, resolve, single
-from ui.recognize import recognize_file
-from ui.results import job_dir, plan_of, present, user_errors
-from ui.tabs.common import pipeline, require_text, result_panel, seed_of
+from ui.results import render_and_judge, user_errors
+from ui.tabs.common import require_text, result_panel, seed_of
 
 MAX_CHARS = 200  # every character costs video frames; a demo clip stays under ~15 s
 SIZES = (256, 384, 512)
@@ -54,32 +53,22 @@ def talk(*args):
     text = require_text(text, example="Hello there.")
     if len(text) > MAX_CHARS:
         raise StudioError(f"text is {len(text)} characters; the talking head takes at most {MAX_CHARS} (use the CLI for longer clips)")
-    x = resolve(inp)
-    portrait = portrait_of(upload)
-    face_talk = pipeline("pipelines.face", "talk")
+    from studio.requests import FaceRequest
 
-    r = face_talk(portrait, text, x, seed=seed_of(seed), fps=25, size=_size(size))
-    out = job_dir("talk") / "talk.mp4"
-    r.save(out)
-    recs, notes = recognize_file("face", out)
-    bars, plane, rec = present(x, recs, notes)
-    return str(out), bars, plane, rec, plan_of(r, x)
+    x = resolve(inp)
+    req = FaceRequest(portrait=portrait_of(upload), text=text, affect=x, seed=seed_of(seed), fps=25, size=_size(size))
+    return render_and_judge(req, "talk", "talk.mp4", x)
 
 
 def express(*args):
     """(9 affect inputs, portrait file, seed) → (png path, bars, plane, recognition, plan)."""
     inp = AffectInputs.from_values(*args[:9])
     upload, seed = args[9:11]
-    x = single(resolve(inp), "a still expression")
-    portrait = portrait_of(upload)
-    face_express = pipeline("pipelines.face", "express")
+    from studio.requests import FaceRequest
 
-    r = face_express(portrait, x, seed=seed_of(seed))
-    out = job_dir("still") / "still.png"
-    r.save(out)
-    recs, notes = recognize_file("face", out)
-    bars, plane, rec = present(x, recs, notes)
-    return str(out), bars, plane, rec, plan_of(r, x)
+    x = single(resolve(inp), "a still expression")
+    req = FaceRequest(portrait=portrait_of(upload), affect=x, seed=seed_of(seed))
+    return render_and_judge(req, "still", "still.png", x)
 
 
 def _preview(upload):
