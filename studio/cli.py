@@ -128,6 +128,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_warnings() -> None:
+    """The pipelines' own notices (characters dropped, a prompt truncated) as one line, without a source path."""
+    import warnings
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"studio: warning: {message}", file=sys.stderr)
+
+    warnings.showwarning = show
+
+
 def main(argv: list[str] | None = None) -> int:
     from studio.commands.common import join_negative_values
 
@@ -136,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         from studio import quiet
 
         quiet.install()
+    _one_line_warnings()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

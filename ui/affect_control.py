@@ -64,8 +64,8 @@ def resolve(inp: AffectInputs) -> Affect | Trajectory:
     if inp.mode == "trajectory":
         if not inp.trajectory or not inp.trajectory.strip():
             raise StudioError("the trajectory box is empty: write e.g. 'neutral > joy > sadness'")
-        spec = inp.trajectory if ">" in inp.trajectory else inp.trajectory + " > " + inp.trajectory
-        return coerce(spec, inten)
+        x = coerce(inp.trajectory, inten)
+        return x if isinstance(x, Trajectory) else Trajectory.of((0.0, x), (1.0, x))  # one keyframe: held throughout
     raise StudioError(f"unknown affect mode {inp.mode!r}; choose one of {', '.join(MODES)}")
 
 

@@ -77,3 +77,11 @@ def check_writable(path) -> None:
         raise StudioError(f"output folder {parent} does not exist; create it first")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise StudioError(f"output folder {parent} is not writable; choose another place with -o")
+    import tempfile
+
+    try:  # access() says yes to root everywhere (and /proc lies): try the real thing
+        fd, probe = tempfile.mkstemp(prefix=".studio-probe-", dir=parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise StudioError(f"cannot write into {parent}: {e.strerror or e}; choose another place with -o") from None

@@ -29,10 +29,9 @@ def _side(value, name: str) -> int:
 
 
 def make_handler(weights: str | None):
-    def generate(*args):
-        """(9 affect inputs, prompt, engine, width, height, seed) → (png path, bars, plane, recognition, plan)."""
-        inp = AffectInputs.from_values(*args[:9])
-        prompt, engine, width, height, seed = args[9:14]
+    def generate(affect_from, label, mixture, valence, arousal, dominance, free_text, trajectory, intensity, prompt, engine, width, height, seed):
+        """The affect control's inputs, prompt, engine, width, height, seed → (png path, bars, plane, recognition, plan)."""
+        inp = AffectInputs(affect_from, label, mixture, valence, arousal, dominance, free_text, trajectory, intensity)
         prompt = require_text(prompt, "prompt", "a lighthouse on a cliff")
         if engine not in ENGINES:
             raise StudioError(f"unknown image engine {engine!r}; choose one of {', '.join(ENGINES)}")

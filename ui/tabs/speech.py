@@ -8,10 +8,9 @@ from ui.tabs.common import require_text, result_panel, seed_of
 MAX_CHARS = 600  # a demo request, not an audiobook: keeps one request within a few seconds on CPU
 
 
-def speak(*args):
-    """(9 affect inputs, text, seed) → (wav path, bars, plane, recognition JSON, plan JSON)."""
-    inp = AffectInputs.from_values(*args[:9])
-    text, seed = args[9], args[10]
+def speak(affect_from, label, mixture, valence, arousal, dominance, free_text, trajectory, intensity, text, seed):
+    """The affect control's inputs, text, seed → (wav path, bars, plane, recognition JSON, plan JSON)."""
+    inp = AffectInputs(affect_from, label, mixture, valence, arousal, dominance, free_text, trajectory, intensity)
     text = require_text(text)
     if len(text) > MAX_CHARS:
         from studio.errors import StudioError
