@@ -24,6 +24,7 @@ from evals.metrics import ccc, spearman  # noqa: E402
 from evals.speech import AcousticRecognizer, FULL_AROUSAL, measure  # noqa: E402
 from studio import engines  # noqa: E402
 from studio.affect import Affect, prosody_plan  # noqa: E402
+from studio.affect.tracks import plan_for  # noqa: E402
 
 TEXTS = [
     "I can't believe you did that. We agreed on everything last week, and now the whole plan is gone.",
@@ -42,6 +43,11 @@ QUANTITIES = {
 }
 
 
+def say(engine, text: str, a, **kw):
+    """The engine renders a plan: the affect's own, as every entry point gives it (studio.spine)."""
+    return engine.speak(text, plan_for("speech", a), **kw)
+
+
 def affect(label: str, k: float) -> Affect:
     return Affect.neutral() if label == "neutral" else Affect.of(label, k)
 
@@ -50,8 +56,8 @@ def realisation(engine, texts) -> tuple[str, dict]:
     rows = []
     cache = {}
     for ti, text in enumerate(texts):
-        raw = engine.render(text, Affect.neutral(), seed=ti)
-        voc = engine.render(text, Affect.neutral(), seed=ti, vocode=True)
+        raw = say(engine, text, Affect.neutral(), seed=ti)
+        voc = say(engine, text, Affect.neutral(), seed=ti, vocode=True)
         cache[(ti, "raw")] = measure(raw.audio, raw.sample_rate)
         cache[(ti, "voc")] = measure(voc.audio, voc.sample_rate)
     out = ["| emotion | quantity | planned | measured vs vocoded neutral | ratio | measured vs plain neutral | direction | within 20 % |",
@@ -65,7 +71,7 @@ def realisation(engine, texts) -> tuple[str, dict]:
         plan = prosody_plan(affect(label, 1.0))
         ms = []
         for ti, text in enumerate(texts):
-            r = engine.render(text, affect(label, 1.0), seed=ti)
+            r = say(engine, text, affect(label, 1.0), seed=ti)
             ms.append(measure(r.audio, r.sample_rate))
         for q, (planned, meas, scale) in QUANTITIES.items():
             p = planned(plan)
@@ -94,9 +100,9 @@ def rendered_f0(engine, texts) -> str:
         return 12 * np.log2(f[f > 0] / 100)
     rows = {}
     for ti, text in enumerate(texts):
-        v = st(engine.render(text, Affect.neutral(), seed=ti, vocode=True).meta["world_f0"])
+        v = st(say(engine, text, Affect.neutral(), seed=ti, vocode=True).meta["world_f0"])
         for label in EMOTIONS[1:]:
-            f = st(engine.render(text, affect(label, 1.0), seed=ti).meta["world_f0"])
+            f = st(say(engine, text, affect(label, 1.0), seed=ti).meta["world_f0"])
             rows.setdefault(label, []).append((np.median(f) - np.median(v),
                                                math.log(np.ptp(np.percentile(f, [5, 95])) / np.ptp(np.percentile(v, [5, 95])))))
     out = ["| emotion | planned F0 level (st) | synthesised F0 level | planned F0 range (log ×) | synthesised F0 range |", "|---|---|---|---|---|"]
@@ -124,7 +130,7 @@ def tracker_check(engine, texts) -> str:
     acc: dict[tuple[str, str], list] = {}
     for ti, text in enumerate(texts):
         for label in ["neutral"] + EMOTIONS[1:]:
-            r = engine.render(text, affect(label, 1.0), seed=ti, vocode=True)
+            r = say(engine, text, affect(label, 1.0), seed=ti, vocode=True)
             x = r.audio.astype(np.float64)
             wf = r.meta["world_f0"]
             wt = np.arange(len(wf)) * 0.005
@@ -157,14 +163,14 @@ def intensity_and_ccc(engine, texts, cache) -> str:
             pv, fv, lv = [], [], []
             for ti, text in enumerate(texts):
                 base = cache[(ti, "raw")]
-                r = engine.render(text, affect(label, k), seed=ti)
+                r = say(engine, text, affect(label, k), seed=ti)
                 m = measure(r.audio, r.sample_rate)
                 dev = {q: meas(m, base) / scale for q, (_, meas, scale) in QUANTITIES.items()}
                 pv.append(sum(dev[q] * dirv[q] for q in dev) / norm)
                 fv.append(m["f0_median_st"] - base["f0_median_st"])
                 lv.append(m["rms_db"] - base["rms_db"])
                 cal = AcousticRecognizer(baseline=base, same_text=True)
-                g = cal.recognize(r.audio, r.sample_rate)
+                g = cal.measure_audio(r.audio, r.sample_rate)
                 a = affect(label, k)
                 req_a.append(a.vad[1] * a.intensity)
                 req_v.append(a.vad[0] * a.intensity)
@@ -199,14 +205,14 @@ def speed(engine, texts, repeats: int) -> str:
         for _ in range(repeats):
             engine.cache.clear()
             t0 = time.perf_counter()
-            raw = engine.render(text, Affect.neutral(), seed=ti)
+            raw = say(engine, text, Affect.neutral(), seed=ti)
             tp.append(time.perf_counter() - t0)
             engine.cache.clear()
             t0 = time.perf_counter()
-            emo = engine.render(text, Affect.of("anger", 1.0), seed=ti)
+            emo = say(engine, text, Affect.of("anger", 1.0), seed=ti)
             te.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
-            warm = engine.render(text, Affect.of("joy", 1.0), seed=ti)
+            warm = say(engine, text, Affect.of("joy", 1.0), seed=ti)
             tw.append(time.perf_counter() - t0)
         p, e, w = min(tp) / raw.duration_s, min(te) / emo.duration_s, min(tw) / warm.duration_s
         tot_p += min(tp)
@@ -226,7 +232,7 @@ def main() -> None:
     args = ap.parse_args()
     texts = TEXTS[: args.texts]
     engine = engines.get("speech", "embedded")
-    engine.render("Warm up.", Affect.neutral())
+    say(engine, "Warm up.", Affect.neutral())
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs, "
           f"python {platform.python_version()}; other engineers' jobs shared the CPU during the run")
     print("\n### Speed (min of repeats, wall clock)\n")

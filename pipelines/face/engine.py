@@ -31,6 +31,9 @@ class EmbeddedFaceEngine:
         if request.text is None:
             res = express(request.portrait, plan, seed=request.seed, face_index=request.face_index, size=request.size)
         else:
+            from pipelines.face.talk import _check_text
+
+            _check_text(request.text)  # before the speech is rendered, not after
             speech = self.speech_for(request, progress=progress)
             res = talk(request.portrait, request.text, plan, speech, seed=request.seed, fps=request.fps,
                        size=request.size, face_index=request.face_index, progress=progress, backend=self.backend)

@@ -316,7 +316,8 @@ def _sky(fr: _Frame, col: _Colours, lay: _Layout) -> tuple[np.ndarray, np.ndarra
     # vivid around the light and along the horizon
     band = np.exp(-np.abs(ys - horizon) / 0.35)
     near_light = np.exp(-d2 / (2 * 0.3 ** 2))
-    cm = np.where(ys > horizon, (0.4 + 0.3 * max(0.0, fr.curv)) * band, 0.8 + 0.2 * np.maximum(band, near_light)).astype(np.float32)
+    cm = np.where(ys > horizon, (0.4 + 0.3 * max(0.0, fr.curv)) * band,
+                  0.8 + 0.2 * np.maximum(band, near_light)).astype(np.float32)
     return img, cm
 
 
