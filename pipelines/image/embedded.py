@@ -426,3 +426,34 @@ def grade(image: np.ndarray, plan: ImagePlan, amount: float = 1.0) -> np.ndarray
         img = np.clip(img + sf * (img - blur), 0, 1) if sf > 0 else (1 + sf * 0.6) * img - sf * 0.6 * blur
     out = _grade_float(np.clip(img, 0, 1), plan, absolute=False, amount=amount)
     return (out * 255.0 + 0.5).astype(np.uint8)
+
+
+class EmbeddedEngine:
+    """Procedural compositions (no init image) or affective colour grading of an init image."""
+    name = "embedded"
+    medium = "image"
+    OPTIONS = ("grade_amount",)
+
+    def render(self, request, plan: ImagePlan, *, progress: bool = False):
+        return self.render_batch([request], [plan], progress=progress)[0]
+
+    def render_batch(self, requests, plans, *, progress: bool = False):
+        from pipelines.image.result import ImageResult, check_options, init_image
+        from studio.progress import bar
+
+        out = []
+        with bar(len(requests), "image", "img", enabled=progress) as b:
+            for req, plan in zip(requests, plans):
+                if "steps" in req.options:
+                    raise StudioError("--steps applies to the diffusion engine only; the embedded engine renders in one pass")
+                check_options(req.options, self.OPTIONS, self.name)
+                src = init_image(req, req.width, req.height)
+                if src is not None:
+                    img = grade(src, plan, req.options.get("grade_amount", 1.0))
+                else:
+                    img = compose(plan, req.prompt, req.seed, req.width or 1024, req.height or 1024)
+                out.append(ImageResult(image=img, plan=plan, seed=req.seed, engine=self.name, prompt=req.prompt,
+                                       affect=req.affect.to_dict(), request=req,
+                                       info={"init": src is not None, "mode": "grade" if src is not None else "compose"}))
+                b.update(1)
+        return out
