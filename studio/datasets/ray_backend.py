@@ -86,6 +86,7 @@ class _Slot:
     group: tuple
     name: str
     inflight: int = 0
+    ready: bool = False   # its constructor ran: an actor Ray cannot place yet (no free CPU) gets no items
 
 
 @dataclass
@@ -108,6 +109,8 @@ class RayBackend:
         self._slots: dict[str, _Slot] = {}
         self._n_made = 0
         self._actor_cls: Any = None
+        self._starting: dict[Any, _Slot] = {}  # readiness ref -> actor being placed and constructed
+        self._start_failures = 0
 
     # ---- connection -------------------------------------------------------------------------------------
     def __enter__(self) -> "RayBackend":
@@ -169,30 +172,53 @@ class RayBackend:
                              **needs).remote(needs["num_cpus"])
         slot = _Slot(handle, group, name)
         self._slots[name] = slot
+        self._starting[handle.pid.remote()] = slot
         log.info("actor %s for %s (%s)", name, group[:3], needs)
         return slot
 
     def _retire(self, slot: _Slot) -> None:
         self._slots.pop(slot.name, None)
+        for ref in [r for r, s in self._starting.items() if s is slot]:
+            del self._starting[ref]
         with contextlib.suppress(Exception):
             self._ray.kill(slot.handle, no_restart=True)
 
     def _slot_for(self, group: tuple) -> _Slot | None:
-        """The least-loaded actor of this group with room; a new one when the pool has room (retiring an idle
-        actor of another group if it must); None when every slot is busy (wait for a result)."""
-        mine = [s for s in self._slots.values() if s.group == group and s.inflight < PER_ACTOR]
-        best = min(mine, key=lambda s: s.inflight, default=None)
+        """The least-loaded ready actor of this group with room, or None (wait for a result or a start).
+        Starts another actor of the group while the pool has room, retiring an idle actor of another group
+        when it has none; a new actor gets items only once it is placed and built, so an actor Ray cannot
+        place (a node was lost, the cluster is full) never holds items hostage."""
+        mine = [s for s in self._slots.values() if s.group == group]
+        best = min((s for s in mine if s.ready and s.inflight < PER_ACTOR), key=lambda s: s.inflight, default=None)
         if best is not None and best.inflight == 0:
             return best
-        if len(self._slots) < self.workers:
-            return self._make(group)
-        if best is not None:
-            return best
-        idle = next((s for s in self._slots.values() if s.group != group and s.inflight == 0), None)
-        if idle is not None:
-            self._retire(idle)
-            return self._make(group)
-        return None
+        if not any(not s.ready for s in mine):
+            if len(self._slots) < self.workers:
+                self._make(group)
+            elif best is None and not any(s.ready and s.inflight for s in mine):
+                idle = next((s for s in self._slots.values() if s.group != group and s.inflight == 0), None)
+                if idle is not None:
+                    self._retire(idle)
+                    self._make(group)
+        return best
+
+    def _started_or_lost(self, ref: Any, lost: tuple) -> None:
+        slot = self._starting.pop(ref)
+        try:
+            self._ray.get(ref)
+        except lost as e:
+            self._retire(slot)
+            self._start_failures += 1
+            if self._start_failures >= MAX_ATTEMPTS:
+                raise StudioError(f"{self._start_failures} Ray actors died while starting ({type(e).__name__}: "
+                                  f"{str(e).splitlines()[0] if str(e) else ''}); check that every node has Affect Studio "
+                                  "installed (`pip install 'affect-studio[ray]'`) and `ray status`") from None
+            return
+        except self._ray.exceptions.RayTaskError as e:  # the constructor raised
+            raise StudioError(f"a Ray actor could not start: {str(e).splitlines()[-1]}") from None
+        slot.ready = True
+        self._start_failures = 0
+
 
     # ---- the run ----------------------------------------------------------------------------------------
     def run(self, todo: Iterator[Item], out: Path, guard) -> Iterator[tuple[Item, dict]]:
@@ -224,10 +250,15 @@ class RayBackend:
                 slot.inflight += 1
                 pending[slot.handle.render.remote(held.item)] = (held, slot)
                 held = None
-            if not pending:
+            if not pending and held is None:
                 return
-            ready, _ = ray.wait(list(pending), num_returns=1)
+            if not pending and not self._starting:  # cannot happen: an item waits only while an actor starts
+                raise StudioError("the Ray pool has no actor to render on; rerun with --resume")
+            ready, _ = ray.wait(list(pending) + list(self._starting), num_returns=1)
             ref = ready[0]
+            if ref in self._starting:
+                self._started_or_lost(ref, lost)
+                continue
             work, slot = pending.pop(ref)
             slot.inflight -= 1
             try:
