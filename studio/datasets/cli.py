@@ -14,7 +14,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
     counts = ", ".join(f"{k} {v:,}" for k, v in spec.counts().items())
     print(f"{spec.name}: {total:,} items ({counts}){f'; rendering the first {n:,}' if n < total else ''}", file=sys.stderr)
     s = render(spec, args.out, workers=args.workers, resume=args.resume, limit=args.limit, eval=args.eval,
-               progress=True, ray=args.ray, yes=args.yes)
+               progress=True, ray=args.ray, yes=args.yes, recognizers=args.recognizer)
     retried = f", {s.retried} retried after a lost worker" if s.retried else ""
     print(f"{s.out_dir}: {s.rendered} rendered, {s.skipped} already done{retried} ({s.cluster}); manifest {s.manifest}, card {s.card}")
     if s.report:
@@ -33,7 +33,7 @@ def _print_summary(summary) -> None:
 def _cmd_eval(args: argparse.Namespace) -> int:
     from studio.datasets import evaluate
 
-    s = evaluate(args.dir, progress=True)
+    s = evaluate(args.dir, progress=True, recognizers=args.recognizer)
     _print_summary(s.summary)
     print(f"{s.items} items, {s.recognitions} recognitions → {s.eval_path}; report {s.report}")
     if s.errors:
@@ -55,8 +55,13 @@ def add_commands(sub, common: argparse.ArgumentParser) -> None:
                    help="render on Ray: 'local' (the default) starts Ray on this machine, an address (HOST:PORT, auto, "
                         "ray://HOST:PORT) joins a cluster; needs the ray extra (pip install 'affect-studio[ray]')")
     p.add_argument("--yes", "-y", action="store_true", help="render a spec of more than 100,000 items without --limit")
+    p.add_argument("--recognizer", action="append", default=None, metavar="NAME[=PATH]",
+                   help="with --eval: judge with this recognizer (repeatable; PATH overrides its weights); default all available")
     p.set_defaults(func=_cmd_render)
 
     e = sub.add_parser("eval", help="back-classify a rendered dataset → eval.parquet, report.md and plots")
     e.add_argument("dir", help="folder written by `studio render`")
+    e.add_argument("--recognizer", action="append", default=None, metavar="NAME[=PATH]",
+                   help="judge with this recognizer (repeatable; PATH = a local folder or file in its published layout); "
+                        "default: every available recognizer (`studio recognizers`)")
     e.set_defaults(func=_cmd_eval)

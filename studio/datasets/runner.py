@@ -356,7 +356,8 @@ def _finalize(out: Path, sp: Spec, done: dict[str, int], strict: bool) -> None:
 
 
 def render(spec: Any, out_dir: Any, workers: int | None = None, resume: bool = False, limit: int | None = None,
-           eval: bool = False, progress: bool = False, ray: str | None = None, yes: bool = False) -> RenderSummary:
+           eval: bool = False, progress: bool = False, recognizers: list[str] | None = None, ray: str | None = None,
+           yes: bool = False) -> RenderSummary:
     """Render a whole dataset; returns counts and where the manifest, card (and report) are.
     ``ray="local"`` or a cluster address renders on Ray actors (``workers`` of them); ``yes`` confirms a spec
     of more than 100,000 items."""
@@ -367,6 +368,6 @@ def render(spec: Any, out_dir: Any, workers: int | None = None, resume: bool = F
     if eval:
         from studio.datasets.evaluate import evaluate
 
-        ev = evaluate(summary.out_dir, progress=progress)
+        ev = evaluate(summary.out_dir, progress=progress, recognizers=recognizers)
         summary.report, summary.eval_summary = ev.report, ev.summary
     return summary
