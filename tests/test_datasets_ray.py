@@ -193,3 +193,12 @@ def test_ray_missing_gives_one_line(monkeypatch, spec_file, tmp_path):
         render(spec_file, tmp_path / "x", ray="local")
     assert "pip install 'affect-studio[ray]'" in str(e.value) and "\n" not in str(e.value)
     assert not (tmp_path / "x").exists()
+
+
+def test_cli_flags():
+    from studio.cli import build_parser
+
+    a = build_parser().parse_args(["render", "s.toml", "-o", "x", "--ray"])
+    assert a.ray == "local" and a.workers is None and not a.yes
+    a = build_parser().parse_args(["render", "s.toml", "-o", "x", "--ray", "10.0.0.5:6379", "--workers", "8", "--yes"])
+    assert (a.ray, a.workers, a.yes) == ("10.0.0.5:6379", 8, True)

@@ -241,7 +241,7 @@ def _progress(total: int, initial: int, show: bool, where: str = ""):
 
 @contextlib.contextmanager
 def _backend(workers: int | None, ray: str | None, n_todo: int):
-    if ray is not None:
+    if ray is not None and n_todo > 0:  # a finished set (resume) verifies its files without starting Ray
         from studio.datasets.ray_backend import RayBackend
 
         with RayBackend(ray, workers) as b:

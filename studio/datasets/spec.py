@@ -1,4 +1,4 @@
-"""Dataset spec files: TOML (or a dict) describing grids and explicit items, expanded into ``Item``s.
+"""Dataset spec files: TOML (or a dict) describing grids and explicit items, yielding ``Item``s lazily.
 
     [dataset]
     name = "demo"
@@ -24,6 +24,10 @@ Keys (a grid takes the plural list form of emotion/intensity/seed/text/prompt/po
     image       prompt(s), engine ("embedded" | "diffusion" | "auto"), width, height (512), weights (a local folder)
     [dataset]   name, description, license, seed (added to every item's seed)
 Neutral at any intensity is one request (rendered once). Trajectories need time: speech and face "talk" only.
+
+Grids stay lazy (studio/datasets/grid.py): a spec is counted, indexed and iterated without building its
+items, so a 10-million-item grid costs what its lists cost. Every distinct emotion x intensity and portrait
+is still validated up front. `studio render` refuses more than 100,000 items without --yes or --limit.
 
 Every error names the place (line number where TOML has one) and what to write instead.
 """
