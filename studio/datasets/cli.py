@@ -16,7 +16,8 @@ def _cmd_render(args: argparse.Namespace) -> int:
     s = render(spec, args.out, workers=args.workers, resume=args.resume, limit=args.limit, eval=args.eval,
                progress=True, ray=args.ray, yes=args.yes, recognizers=args.recognizer)
     retried = f", {s.retried} retried after a lost worker" if s.retried else ""
-    print(f"{s.out_dir}: {s.rendered} rendered, {s.skipped} already done{retried} ({s.cluster}); manifest {s.manifest}, card {s.card}")
+    where = f" ({s.cluster})" if s.rendered else ""
+    print(f"{s.out_dir}: {s.rendered} rendered, {s.skipped} already done{retried}{where}; manifest {s.manifest}, card {s.card}")
     if s.report:
         _print_summary(getattr(s, "eval_summary", None))
         print(f"report: {s.report}")
