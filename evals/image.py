@@ -158,9 +158,7 @@ class ClipVARecognizer(BaseRecognizer):
     def recognize_many(self, media: Sequence[Any]) -> list[Recognition]:
         import torch
 
-        from studio.media import Media
-
-        imgs = [_as_rgb(self.check(m) if isinstance(m, Media) else m) for m in media]
+        imgs = [self.check(as_media(m)).image for m in media]
         logits = self.scale * self._image_features(imgs) @ self.text.T
         nv, na = len(VALENCE_PAIRS), len(AROUSAL_PAIRS)
         pair_logits = logits[:, : 2 * (nv + na)].reshape(len(imgs), nv + na, 2)
