@@ -67,7 +67,7 @@ def read_config(folder: Path, name: str) -> dict:
 
 
 @contextlib.contextmanager
-def _quiet() -> Iterator[None]:
+def quiet() -> Iterator[None]:
     """transformers draws a progress bar per load; a recognizer loads once and should not print."""
     from transformers.utils import logging as tlog
 
@@ -86,7 +86,7 @@ def load_pretrained(loader: Callable[..., Any], folder: Path, name: str, what: s
     A checkpoint of another architecture would load with random heads and only a warning; here any
     missing or mismatched parameter is a StudioError, so a wrong folder can never give random verdicts."""
     try:
-        with _quiet():
+        with quiet():
             model, info = loader.from_pretrained(folder, local_files_only=True, use_safetensors=True,
                                                  output_loading_info=True, **kw)
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:

@@ -128,8 +128,11 @@ class ClipVARecognizer(BaseRecognizer):
         p = Path(folder).expanduser()
         if not p.is_dir() or not (p / "config.json").exists():
             raise StudioError(f"CLIP folder {p} not found or has no config.json; give a local transformers CLIP checkpoint folder")
+        from evals.hf_folder import quiet
+
         try:
-            self.model = CLIPModel.from_pretrained(p, local_files_only=True, use_safetensors=True).to(device).eval()
+            with quiet():
+                self.model = CLIPModel.from_pretrained(p, local_files_only=True, use_safetensors=True).to(device).eval()
             self.processor = CLIPProcessor.from_pretrained(p, local_files_only=True)
         except (OSError, ValueError) as e:
             first = (str(e).strip().splitlines() or [type(e).__name__])[0]
