@@ -105,25 +105,34 @@ AROUSAL_PAIRS = (
 EMOTION_PROMPT = "a photo that evokes {}"
 
 
-class ClipVARecognizer:
+class ClipVARecognizer(BaseRecognizer):
     """CLIP zero-shot VA regression and core-emotion probabilities, from a user-provided local folder.
 
     The folder is any transformers CLIP checkpoint (config, safetensors weights, tokenizer and image
     processor files), e.g. openai/clip-vit-large-patch14 saved locally. Nothing is downloaded and no
-    registry entry exists for it: the user supplies the folder."""
+    registry entry exists for it: the user supplies the folder (``--recognizer clip-va=PATH``).
+    CLIP was trained on human-written captions, not on the renderer's cues: its verdict is perception."""
 
     name = "clip-va"
     medium = "image"
+    kind = "perception"
+    accepts = ("image",)
 
-    def __init__(self, folder: str | Path, device: str = "cpu"):
+    def __init__(self, path: str | Path | None = None, device: str = "cpu", *, folder: str | Path | None = None):
         import torch
         from transformers import CLIPModel, CLIPProcessor
 
+        folder = path if path is not None else folder
+        if folder is None:
+            raise StudioError("clip-va has no default weights; give --recognizer clip-va=PATH (a local CLIP checkpoint folder)")
         p = Path(folder).expanduser()
         if not p.is_dir() or not (p / "config.json").exists():
             raise StudioError(f"CLIP folder {p} not found or has no config.json; give a local transformers CLIP checkpoint folder")
+        from evals.hf_folder import quiet
+
         try:
-            self.model = CLIPModel.from_pretrained(p, local_files_only=True, use_safetensors=True).to(device).eval()
+            with quiet():
+                self.model = CLIPModel.from_pretrained(p, local_files_only=True, use_safetensors=True).to(device).eval()
             self.processor = CLIPProcessor.from_pretrained(p, local_files_only=True)
         except (OSError, ValueError) as e:
             first = (str(e).strip().splitlines() or [type(e).__name__])[0]
@@ -152,7 +161,7 @@ class ClipVARecognizer:
     def recognize_many(self, media: Sequence[Any]) -> list[Recognition]:
         import torch
 
-        imgs = [_as_rgb(m) for m in media]
+        imgs = [self.check(as_media(m)).image for m in media]
         logits = self.scale * self._image_features(imgs) @ self.text.T
         nv, na = len(VALENCE_PAIRS), len(AROUSAL_PAIRS)
         pair_logits = logits[:, : 2 * (nv + na)].reshape(len(imgs), nv + na, 2)
@@ -163,9 +172,13 @@ class ClipVARecognizer:
         for i in range(len(imgs)):
             measures = {f"valence_pair_{j}": float(scores[i, j]) for j in range(nv)}
             measures.update({f"arousal_pair_{j}": float(scores[i, nv + j]) for j in range(na)})
-            out.append(Recognition(self.name, {lab: float(p) for lab, p in zip(self.labels, probs[i])},
-                                   float(scores[i, :nv].mean()), float(scores[i, nv:].mean()), measures))
+            out.append(self.recognition(probs={lab: float(p) for lab, p in zip(self.labels, probs[i])},
+                                        valence=float(scores[i, :nv].mean()), arousal=float(scores[i, nv:].mean()),
+                                        measures=measures))
         return out
 
     def recognize(self, media: Any) -> Recognition:
         return self.recognize_many([media])[0]
+
+    def recognize_batch(self, media: Sequence[Any]) -> list[Recognition]:
+        return self.recognize_many(media)

@@ -37,6 +37,20 @@ RECOGNIZERS: dict[str, RecognizerEntry] = {e.name: e for e in (
                     "valence, arousal from brightness, saturation, texture", license="MIT (this project)"),
     RecognizerEntry("clip-va", "image", "perception", "evals.image:ClipVARecognizer",
                     "8 core classes (zero-shot), valence, arousal", extra="cpu", needs_path=True),
+    RecognizerEntry("speech-er", "speech", "perception", "evals.speech_classifier:SpeechEmotionClassifier",
+                    "classes of any audio-classification head (default SUPERB: neu/hap/ang/sad); valence, arousal "
+                    "from class anchors", "superb-wav2vec2-base-er", "Apache-2.0", extra="cpu"),
+    RecognizerEntry("speech-msp-dim", "speech", "perception", "evals.speech_dim:SpeechDimensionalRecognizer",
+                    "valence, arousal, dominance (audEERING MSP-Podcast regression)", "audeering-msp-dim",
+                    "CC-BY-NC-SA-4.0 (non-commercial)", extra="cpu"),
+    RecognizerEntry("hsemotion", "face", "perception", "evals.face_hsemotion:HSEmotionRecognizer",
+                    "8 AffectNet classes (with contempt), valence, arousal", "hsemotion-enet-b0-va-mtl", "Apache-2.0"),
+    RecognizerEntry("face-vit", "face", "perception", "evals.face_classifier:FaceExpressionClassifier",
+                    "classes of any image-classification face head (default FER2013 ViT: 7); valence, arousal "
+                    "from class anchors", "vit-face-expression", "Apache-2.0", extra="cpu"),
+    RecognizerEntry("image-emotion", "image", "perception", "evals.image_classifier:ImageEmotionClassifier",
+                    "classes of any image-classification emotion head (EmoSet's 8); valence, arousal from class "
+                    "anchors", extra="cpu", needs_path=True),
 )}
 
 _INSTANCES: dict[tuple[str, str | None], Any] = {}

@@ -59,10 +59,11 @@ def _cmd_weights(args: argparse.Namespace) -> int:
     from studio import weights
 
     if args.action == "list":
-        print(f"store: {weights.store_dir()}")
+        print(f"store: {weights.store_dir()}  (hashes recorded at first pull: {weights.lock_path()})")
         for m in weights.models().values():
-            print(f"{m.name:24s} {m.medium:7s} {weights.status(m.name):8s} {'embedded ' if m.embedded else ''}{m.license}")
-            print(f"{'':24s} {m.role}")
+            flags = ("embedded " if m.embedded else "") + ("NON-COMMERCIAL " if m.noncommercial else "")
+            print(f"{m.name:28s} {m.medium:7s} {weights.status(m.name):8s} {weights.pin_state(m.name):10s} {flags}{m.license}")
+            print(f"{'':28s} {m.role}")
         return 0
     if args.action == "pull":
         names = [m.name for m in weights.models().values() if m.embedded] if args.embedded else args.names
