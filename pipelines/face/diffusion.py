@@ -18,8 +18,11 @@ the same diffusion, so the output is not the input; the same request and seed gi
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
+from collections import OrderedDict
+from pathlib import Path
 import warnings
 from dataclasses import dataclass, fields
 from typing import Any
@@ -36,6 +39,7 @@ from studio.errors import StudioError
 log = logging.getLogger(__name__)
 
 TEMPORAL = ("none", "shared-noise", "blend")
+PORTRAIT_CACHE = 4
 DEFAULT_PROMPT = "a close-up portrait photo of a person's face, natural skin, detailed eyes and teeth"
 DEFAULT_NEGATIVE = "blurry, deformed face, distorted features, asymmetric eyes, extra teeth, watermark"
 
@@ -188,6 +192,7 @@ class DiffusionFaceEngine:
                 pipe.vae.enable_slicing()
             pipe.set_progress_bar_config(disable=True)
         self.weights, self.controlnet = str(weights), str(controlnet)
+        self._portraits: OrderedDict = OrderedDict()
         self.vae_factor = 2 ** (len(self.pipe.vae.config.block_out_channels) - 1)
         self._torch = torch
 
@@ -212,19 +217,41 @@ class DiffusionFaceEngine:
 
     # ---- the protocol ----------------------------------------------------------------------
     def render(self, request, plan, *, progress: bool = False):
-        from pipelines.face.portrait import prepare
-
         o = FaceDiffusionOptions.of(request.options)
         size = request.size
         if size % 8:
             raise StudioError(f"size {size} must be a multiple of 8 for the diffusion engine (512 is the default)")
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
-        p = prepare(request.portrait, face_index=request.face_index, size=size)
+        p = self.portrait(request.portrait, size, request.face_index)
         timings["prepare_s"] = time.perf_counter() - t0
         if request.text is None:
             return self._still(request, plan, p, o, timings)
         return self._clip(request, plan, p, o, timings, progress)
+
+    def portrait(self, portrait, size: int, face_index: int):
+        """The prepared (framed, analysed, neutralised) portrait, kept for the last few portraits: a dataset
+        grid renders one portrait in many affects and seeds, and preparing it is most of a small render."""
+        from pipelines.face.portrait import prepare
+
+        if portrait is None:
+            ident: tuple = ("default",)
+        elif isinstance(portrait, (str, Path)) and Path(portrait).is_file():
+            st = Path(portrait).stat()
+            ident = ("file", str(Path(portrait).resolve()), st.st_mtime_ns, st.st_size)
+        elif isinstance(portrait, np.ndarray):
+            ident = ("array", portrait.shape, str(portrait.dtype), hashlib.sha1(np.ascontiguousarray(portrait).tobytes()).hexdigest())
+        else:
+            return prepare(portrait, face_index=face_index, size=size)
+        key = (ident, size, face_index)
+        if key in self._portraits:
+            self._portraits.move_to_end(key)
+            return self._portraits[key]
+        p = prepare(portrait, face_index=face_index, size=size)
+        self._portraits[key] = p
+        while len(self._portraits) > PORTRAIT_CACHE:
+            self._portraits.popitem(last=False)
+        return p
 
     def _still(self, request, plan, p, o: FaceDiffusionOptions, timings: dict):
         from pipelines.face import analysis

@@ -60,7 +60,7 @@ def build(folder: str | Path, seed: int = 0, motion_adapter: bool = True) -> dic
 
     root = Path(folder)
     root.mkdir(parents=True, exist_ok=True)
-    pipe = build_tiny_sd(root / "sd", seed=seed, vae_channels=(8, 16, 16, 16))  # SD's 8× latent factor
+    pipe = build_tiny_sd(root / "sd", seed=seed, vae_channels=(4, 8, 8, 8))  # SD's 8× latent factor
     out = {"sd": str(root / "sd"), "controlnet": str(root / "controlnet")}
     build_tiny_controlnet(pipe.unet, len(pipe.vae.config.block_out_channels), root / "controlnet", seed=seed + 1)
     if motion_adapter:
