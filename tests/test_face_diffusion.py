@@ -254,3 +254,29 @@ def test_no_half_written_mp4_when_encoding_fails(clip, tmp_path):
     with pytest.raises(KeyboardInterrupt):
         r.save(tmp_path / "clip.mp4")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_unpinned_registry_files_are_pinned_at_first_pull(tmp_path, monkeypatch):
+    from studio import weights
+
+    monkeypatch.setenv("STUDIO_HOME", str(tmp_path / "home"))
+    src = tmp_path / "cfg.json"
+    src.write_text('{"_class_name": "ControlNetModel"}')
+    reg = tmp_path / "registry.toml"
+    reg.write_text(f'''[[model]]
+name = "unpinned"
+medium = "face"
+role = "test"
+license = "none"
+files = [{{ path = "sub/config.json", sha256 = "" }}]
+sources = [{{ url = "{src.as_uri()}" }}]
+''')
+    monkeypatch.setenv("STUDIO_REGISTRY", str(reg))
+    assert weights.status("unpinned") == "missing"
+    weights.pull("unpinned", log=lambda *_: None)
+    assert weights.status("unpinned") == "ok"
+    got = weights.path("unpinned", "sub/config.json")
+    assert got.read_text() == src.read_text()
+    got.write_text('{"_class_name": "Changed"}')
+    assert weights.status("unpinned") == "corrupt"
+    assert "first pull" in one_line(lambda: weights.path("unpinned", "sub/config.json"))

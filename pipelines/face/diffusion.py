@@ -270,7 +270,7 @@ class DiffusionFaceEngine:
         after = analysis.blendshapes_of(img, near=p.face.points[:, :2].mean(0))
         return _result(ExpressResult, image=img, plan=pl, affect=request.affect, blendshapes_before=p.blendshapes_before,
                        blendshapes_after=after, blendshapes_neutral=p.blendshapes_neutral, neutralised_aus=p.neutral_aus,
-                       seed=request.seed, request=request, engine="face/diffusion", timings=timings,
+                       seed=request.seed, request=request, engine="diffusion", timings=timings,
                        meta=self._meta(o, request))
 
     def _clip(self, request, plan, p, o: FaceDiffusionOptions, timings: dict, progress: bool):
@@ -300,9 +300,9 @@ class DiffusionFaceEngine:
             keys = [(0.0, plan)]
         else:
             keys = list(zip(plan.key_times(speech.duration_s), [k for _, k in plan.keys]))
-        return _result(TalkResult, frames=frames, fps=float(request.fps), speech=speech, plan=tr.plans[0], plans=keys,
+        return _result(TalkResult, frames=frames, fps=float(request.fps), speech=speech, plan=plan, plans=keys,
                        affect=request.affect.to_dict(), seed=request.seed, tracks=tr.tracks, request=request,
-                       engine="face/diffusion", timings=timings, meta=self._meta(o, request))
+                       engine="diffusion", timings=timings, meta=self._meta(o, request))
 
     def _meta(self, o: FaceDiffusionOptions, request) -> dict:
         from dataclasses import asdict

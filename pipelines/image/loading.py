@@ -33,8 +33,22 @@ def resolve(weights: str | Path, *, flag: str = "--weights", what: str = "a diff
             raise StudioError(f"{weights} is not in the Hugging Face cache ({hf_cache_dir()}) and the studio never downloads "
                               f"at run time; fetch it once with `hf download {weights}` or give {what}")
         return snap
+    store = _registry_folder(str(weights))
+    if store is not None:
+        return store
     noun = flag.lstrip("-")
     raise StudioError(f"{noun} {weights} {'do' if noun.endswith('s') else 'does'} not exist: give {what} or a cached repo id (owner/name)")
+
+
+def _registry_folder(name: str) -> Path | None:
+    """A model of the weights registry (e.g. ``sd15``), every file verified against its pinned or first-pull sha256."""
+    from studio import weights as W
+
+    if name not in W.models():
+        return None
+    for wf in W.model(name).files:
+        W.path(name, wf.path)  # raises MissingWeights naming `studio weights pull NAME`, or refuses a changed file
+    return W.store_dir() / name
 
 
 def check_folder(p: Path) -> dict:
