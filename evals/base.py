@@ -70,3 +70,22 @@ class BaseRecognizer:
 
     def recognize_batch(self, media: Sequence[Media]) -> list[Recognition]:
         return [self.recognize(m) for m in media]
+
+
+def as_media(x: Any) -> Media:
+    """Media as given, or an RGB array / image path read as image media (a convenience for stills)."""
+    if isinstance(x, Media):
+        return x
+    import numpy as np
+
+    if isinstance(x, np.ndarray):
+        return Media.of_image(x)
+    from pathlib import Path
+
+    if isinstance(x, (str, Path)):
+        from evals.dispatch import read_media
+
+        return read_media(Path(x))
+    if hasattr(x, "media") and callable(x.media):
+        return x.media()
+    raise StudioError(f"recognizers judge studio.media.Media, a result or a file path, not {type(x).__name__}")

@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from evals.base import Recognition
+from evals.base import BaseRecognizer, Recognition, as_media
 from studio.errors import StudioError
 
 # Valdez & Mehrabian (1994): pleasure = 0.69 B + 0.22 S, arousal = −0.31 B + 0.60 S, both deviations
@@ -70,21 +70,23 @@ def image_stats(rgb: np.ndarray) -> dict[str, float]:
     }
 
 
-class ImageStatsRecognizer:
+class ImageStatsRecognizer(BaseRecognizer):
     """Brightness, saturation, colourfulness, contrast and edge statistics → valence/arousal."""
 
     name = "image-stats"
     medium = "image"
+    kind = "realisation"
+    accepts = ("image",)
 
     def recognize(self, media: Any) -> Recognition:
-        m = image_stats(_as_rgb(media))
+        m = image_stats(self.check(as_media(media)).image)
         db, ds = m["brightness"] - REF_BRIGHTNESS, m["saturation"] - REF_SATURATION
         valence = (0.69 * db + 0.22 * ds) / VM_SCALE
         vm_arousal = (-0.31 * db + 0.60 * ds) / VM_SCALE
         texture = math.tanh((m["edge_density"] - EDGE_REF) / EDGE_SCALE)
         arousal = (1 - TEXTURE_WEIGHT) * vm_arousal + TEXTURE_WEIGHT * texture
         m.update(vm_valence=valence, vm_arousal=vm_arousal, texture_arousal=texture)
-        return Recognition(self.name, {}, float(np.clip(valence, -1, 1)), float(np.clip(arousal, -1, 1)), m)
+        return self.recognition(valence=float(np.clip(valence, -1, 1)), arousal=float(np.clip(arousal, -1, 1)), measures=m)
 
 
 # Prompt pairs for zero-shot regression: each scores p(pos) − p(neg) ∈ [-1, 1] under CLIP's softmax.

@@ -33,7 +33,10 @@ def check_output(path: str | Path, allowed: set[str] | dict) -> Path:
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yields a temporary path beside ``path``; renamed onto it only if the block succeeds."""
     p = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.stem}.", suffix=p.suffix, dir=p.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.stem}.", suffix=p.suffix, dir=p.parent)
+    except OSError as e:
+        raise StudioError(f"cannot write into {p.parent}: {e.strerror or e}; choose another place with -o") from None
     os.close(fd)
     try:
         yield Path(tmp)

@@ -6,6 +6,7 @@ device, dtype: one instance per combination); ``options`` tune one call (guidanc
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
@@ -13,6 +14,7 @@ from studio.affect import Affect, Trajectory
 from studio.affect.coerce import coerce
 from studio.errors import StudioError
 
+IMAGE_WEIGHTS_ENV = "STUDIO_IMAGE_WEIGHTS"
 SEED_MAX = 2**63 - 1  # seeds are stored as int64 in the manifest
 
 
@@ -129,6 +131,9 @@ class ImageRequest(Request):
     init: Any = None            # an image to grade (embedded) or re-render (diffusion img2img)
 
     def __post_init__(self) -> None:
+        if self.engine == "auto":  # diffusion when weights are given (or $STUDIO_IMAGE_WEIGHTS is set)
+            weights = (self.engine_options or {}).get("weights") or os.environ.get(IMAGE_WEIGHTS_ENV)
+            object.__setattr__(self, "engine", "diffusion" if weights else "embedded")
         super().__post_init__()
         _text(self.prompt, "the prompt", "a lake house at dawn")
         if isinstance(self.affect, Trajectory):

@@ -12,7 +12,8 @@ def _cmd_render(args: argparse.Namespace) -> int:
     n = len(spec.items) if args.limit is None else min(args.limit, len(spec.items))
     counts = ", ".join(f"{k} {v}" for k, v in spec.counts().items())
     print(f"{spec.name}: {len(spec.items)} items ({counts}){f'; rendering the first {n}' if n < len(spec.items) else ''}", file=sys.stderr)
-    s = render(spec, args.out, workers=args.workers, resume=args.resume, limit=args.limit, eval=args.eval, progress=True)
+    s = render(spec, args.out, workers=args.workers, resume=args.resume, limit=args.limit, eval=args.eval, progress=True,
+               recognizers=args.recognizer)
     print(f"{s.out_dir}: {s.rendered} rendered, {s.skipped} already done; manifest {s.manifest}, card {s.card}")
     if s.report:
         _print_summary(getattr(s, "eval_summary", None))
@@ -30,7 +31,7 @@ def _print_summary(summary) -> None:
 def _cmd_eval(args: argparse.Namespace) -> int:
     from studio.datasets import evaluate
 
-    s = evaluate(args.dir, progress=True)
+    s = evaluate(args.dir, progress=True, recognizers=args.recognizer)
     _print_summary(s.summary)
     print(f"{s.items} items, {s.recognitions} recognitions → {s.eval_path}; report {s.report}")
     if s.errors:
@@ -47,8 +48,13 @@ def add_commands(sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("--resume", action="store_true", help="continue an interrupted run: finished items are kept")
     p.add_argument("--eval", action="store_true", help="back-classify every item afterwards (like `studio eval DIR`)")
     p.add_argument("--limit", type=int, default=None, metavar="K", help="render only the first K items of the spec")
+    p.add_argument("--recognizer", action="append", default=None, metavar="NAME[=PATH]",
+                   help="with --eval: judge with this recognizer (repeatable; PATH overrides its weights); default all available")
     p.set_defaults(func=_cmd_render)
 
     e = sub.add_parser("eval", help="back-classify a rendered dataset → eval.parquet, report.md and plots")
     e.add_argument("dir", help="folder written by `studio render`")
+    e.add_argument("--recognizer", action="append", default=None, metavar="NAME[=PATH]",
+                   help="judge with this recognizer (repeatable; PATH = a local folder or file in its published layout); "
+                        "default: every available recognizer (`studio recognizers`)")
     e.set_defaults(func=_cmd_eval)

@@ -289,7 +289,7 @@ def _finalize(out: Path, sp: Spec, rows: list[dict], strict: bool) -> None:
 
 
 def render(spec: Any, out_dir: Any, workers: int = 1, resume: bool = False, limit: int | None = None,
-           eval: bool = False, progress: bool = False) -> RenderSummary:
+           eval: bool = False, progress: bool = False, recognizers: list[str] | None = None) -> RenderSummary:
     """Render a whole dataset; returns counts and where the manifest, card (and report) are."""
     summary = RenderSummary(out_dir=Path(out_dir), total=0, rendered=0, skipped=0)
     for _ in iter_render(spec, out_dir, workers=workers, resume=resume, limit=limit, progress=progress, summary=summary):
@@ -297,6 +297,6 @@ def render(spec: Any, out_dir: Any, workers: int = 1, resume: bool = False, limi
     if eval:
         from studio.datasets.evaluate import evaluate
 
-        ev = evaluate(summary.out_dir, progress=progress)
+        ev = evaluate(summary.out_dir, progress=progress, recognizers=recognizers)
         summary.report, summary.eval_summary = ev.report, ev.summary
     return summary
