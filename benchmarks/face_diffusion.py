@@ -103,7 +103,7 @@ def cpu(args) -> None:
         size = args.sizes[0]
         req = request(TEXT, size, args.fps, {})
         plan = plan_for("face", req.affect)
-        from pipelines.face.diffusion import speak
+        from pipelines.face.diffusion import speak  # the engine's own speech
 
         p = eng.portrait(None, size, 0)
         tr = talk_track(p, speak(req), plan, args.fps, req.seed)

@@ -132,21 +132,13 @@ def _result(cls, **kw: Any):
     return cls(**out)
 
 
-def speak(request):
-    """The clip's speech from the embedded speech engine (the same speech the warp engine speaks)."""
-    import inspect
+def speak(request, *, progress: bool = False):
+    """The clip's speech through the speech spine: the same voice, affect and seed as the warp engine's."""
+    from studio import spine
+    from studio.requests import SpeechRequest
 
-    from studio import engines
-
-    opts = {"voice": request.voice} if request.voice is not None else {}
-    eng = engines.get("speech", "embedded", **opts)
-    if "request" in inspect.signature(eng.render).parameters:
-        from studio.affect.tracks import plan_for
-        from studio.requests import SpeechRequest
-
-        sreq = SpeechRequest(text=request.text, affect=request.affect, seed=request.seed, voice=request.voice)
-        return eng.render(sreq, plan_for("speech", request.affect))
-    return eng.render(request.text, request.affect, seed=request.seed)  # the pre-protocol speech engine
+    return spine.render(SpeechRequest(text=request.text, affect=request.affect, seed=request.seed, voice=request.voice),
+                        progress=progress)
 
 
 class DiffusionFaceEngine:
@@ -282,7 +274,7 @@ class DiffusionFaceEngine:
         if not 1 <= request.fps <= 60:
             raise StudioError(f"--fps {request.fps} is out of range; use 1..60 (25 is the default)")
         t0 = time.perf_counter()
-        speech = speak(request)
+        speech = speak(request, progress=progress)
         timings["speech_s"] = time.perf_counter() - t0
         if speech.duration_s > MAX_SECONDS:
             raise StudioError(f"the speech lasts {speech.duration_s:.0f} s; one clip takes at most {MAX_SECONDS:.0f} s: "
