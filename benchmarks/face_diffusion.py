@@ -132,9 +132,11 @@ def gpu(args) -> None:
     from pipelines.image import loading
     from pipelines.image.tiny import load_tokenizer, write_clip_tokenizer
 
-    if not torch.cuda.is_available():
-        raise SystemExit("--gpu needs CUDA")
-    dev, dt = "cuda", torch.float16
+    dev = args.device
+    if dev.startswith("cuda") and not torch.cuda.is_available():
+        raise SystemExit("--gpu needs CUDA (or --device cpu for a slow check of this script at a small --size)")
+    dt = torch.float16 if dev.startswith("cuda") else torch.float32
+    side = args.size
     torch.manual_seed(0)
     unet = UNet2DConditionModel(sample_size=64, cross_attention_dim=768, attention_head_dim=8, layers_per_block=2,
                                 block_out_channels=(320, 640, 1280, 1280))  # SD 1.5's unet/config.json
@@ -163,21 +165,23 @@ def gpu(args) -> None:
         except Exception as e:  # xformers absent or unusable on this build: say so in the table
             rows.append([attn, "-", "-", f"unavailable ({type(e).__name__})", "-"])
             continue
-        for batch in (1, 8):
-            imgs = [Image.fromarray(rng.integers(0, 255, (512, 512, 3), dtype=np.uint8)) for _ in range(batch)]
-            kw = dict(prompt=["a portrait photo of a face"] * batch, image=imgs, control_image=imgs, height=512, width=512,
+        for batch in args.batches:
+            imgs = [Image.fromarray(rng.integers(0, 255, (side, side, 3), dtype=np.uint8)) for _ in range(batch)]
+            kw = dict(prompt=["a portrait photo of a face"] * batch, image=imgs, control_image=imgs, height=side, width=side,
                       strength=0.5, num_inference_steps=args.steps, guidance_scale=7.5, output_type="np",
                       generator=[torch.Generator("cpu").manual_seed(0) for _ in range(batch)])
+            sync = torch.cuda.synchronize if dev.startswith("cuda") else (lambda: None)
             with torch.no_grad():
                 pipe(**kw)
-                torch.cuda.synchronize()
+                sync()
                 t0 = time.perf_counter()
                 for _ in range(args.repeats):
                     pipe(**kw)
-                torch.cuda.synchronize()
+                sync()
             per = (time.perf_counter() - t0) / args.repeats / batch
             rows.append([attn, batch, args.steps, per, 1 / per])
-    print(f"{torch.cuda.get_device_name()}: SD-1.5-sized random UNet + ControlNet, 512², fp16, "
+    name = torch.cuda.get_device_name() if dev.startswith("cuda") else "CPU"
+    print(f"{name}: SD-1.5-sized random UNet + ControlNet, {side}², {str(dt).replace('torch.', '')}, "
           f"{args.steps} steps × strength 0.5, CFG on\n")
     print(table(["attention", "batch", "steps", "s / frame", "frames / s"], rows))
 
@@ -189,6 +193,9 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=4, help="scheduler steps (use 20 with --gpu for the real-use setting)")
     ap.add_argument("--fps", type=float, default=12)
     ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--device", default="cuda", help="--gpu only: cuda (default) or cpu for a slow check of the script")
+    ap.add_argument("--size", type=int, default=512, help="--gpu only: frame side (512 = SD 1.5's native size)")
+    ap.add_argument("--batches", type=int, nargs="+", default=[1, 8], help="--gpu only: frames per UNet batch")
     args = ap.parse_args()
     if args.gpu:
         gpu(args)
