@@ -23,11 +23,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections import OrderedDict
-from pathlib import Path
 import warnings
+from collections import OrderedDict
 from dataclasses import dataclass, fields
-from typing import Any
+from pathlib import Path
 
 import numpy as np
 
@@ -121,17 +120,6 @@ def key_weights(key_times: list[float], times: np.ndarray) -> np.ndarray:
 
 def frame_seed(seed: int, i: int) -> int:
     return int(np.random.SeedSequence([seed, i]).generate_state(1, dtype=np.uint64)[0] % (2**63))
-
-
-def _result(cls, **kw: Any):
-    """Build a face result with keyword arguments only, keeping the fields ``cls`` has (the result classes are
-    being moved onto studio.results.Result; ``affect`` is an Affect on the old ExpressResult, a dict elsewhere)."""
-    have = {f.name: f for f in fields(cls)}
-    out = {k: v for k, v in kw.items() if k in have}
-    a = kw.get("affect")
-    if "affect" in have and a is not None and hasattr(a, "to_dict") and "dict" in str(have["affect"].type):
-        out["affect"] = a.to_dict()
-    return cls(**out)
 
 
 def speak(request, *, progress: bool = False):
@@ -262,10 +250,10 @@ class DiffusionFaceEngine:
         img = self.diffuse(init, meshes, embeds, o, request.seed, p=p)[0]
         timings["diffusion_s"] = time.perf_counter() - t0
         after = analysis.blendshapes_of(img, near=p.face.points[:, :2].mean(0))
-        return _result(ExpressResult, image=img, plan=pl, affect=request.affect, blendshapes_before=p.blendshapes_before,
-                       blendshapes_after=after, blendshapes_neutral=p.blendshapes_neutral, neutralised_aus=p.neutral_aus,
-                       seed=request.seed, request=request, engine="diffusion", timings=timings,
-                       meta=self._meta(o, request))
+        return ExpressResult(image=img, plan=pl, affect=request.affect.to_dict(), blendshapes_before=p.blendshapes_before,
+                             blendshapes_after=after, blendshapes_neutral=p.blendshapes_neutral,
+                             neutralised_aus=p.neutral_aus, seed=request.seed, request=request, engine="diffusion",
+                             timings=timings, meta=self._meta(o, request))
 
     def _clip(self, request, plan, p, o: FaceDiffusionOptions, timings: dict, progress: bool):
         from pipelines.face.talk import MAX_CHARS, MAX_SECONDS, TalkResult
@@ -294,9 +282,9 @@ class DiffusionFaceEngine:
             keys = [(0.0, plan)]
         else:
             keys = list(zip(plan.key_times(speech.duration_s), [k for _, k in plan.keys]))
-        return _result(TalkResult, frames=frames, fps=float(request.fps), speech=speech, plan=plan, plans=keys,
-                       affect=request.affect.to_dict(), seed=request.seed, tracks=tr.tracks, request=request,
-                       engine="diffusion", timings=timings, meta=self._meta(o, request))
+        return TalkResult(frames=frames, fps=float(request.fps), speech=speech, plan=plan, plans=keys,
+                          affect=request.affect.to_dict(), seed=request.seed, tracks=tr.tracks, request=request,
+                          engine="diffusion", timings=timings, meta=self._meta(o, request))
 
     def _meta(self, o: FaceDiffusionOptions, request) -> dict:
         from dataclasses import asdict
