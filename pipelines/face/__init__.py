@@ -31,7 +31,3 @@ class EmbeddedFaceEngine:
         portrait, affect, text = req.pop("portrait", None), req.pop("affect", None), req.pop("text", None)
         return self.talk(portrait, text, affect, **req) if text else self.express(portrait, affect, **req)
 
-
-@engines.register("face", "embedded")
-def _embedded() -> EmbeddedFaceEngine:
-    return EmbeddedFaceEngine()

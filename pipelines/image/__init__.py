@@ -73,16 +73,6 @@ class EmbeddedEngine:
         return out
 
 
-@engines.register("image", "embedded")
-def _embedded_factory(**_: Any) -> EmbeddedEngine:
-    return EmbeddedEngine()
-
-
-@engines.register("image", "diffusion")
-def _diffusion_factory(weights=None, **options: Any):
-    from pipelines.image.diffusion import DiffusionEngine
-
-    return DiffusionEngine(weights=weights, **options)
 
 
 def _as_affect(a: Any) -> Affect:

@@ -18,12 +18,19 @@ ENV_WEIGHTS = "STUDIO_IMAGE_WEIGHTS"
 
 def resolve(weights: str | Path) -> Path:
     """A diffusers pipeline folder: the path itself, or a repo id's snapshot in the local HF cache."""
+    return resolve_folder(weights, engine="diffusion", layout="a diffusers pipeline folder",
+                          file_hint="a diffusers pipeline folder (with model_index.json), not a single checkpoint")
+
+
+def resolve_folder(weights: str | Path | None, *, engine: str, layout: str, file_hint: str | None = None) -> Path:
+    """``weights`` as a local folder, or an ``owner/name`` repo id's snapshot in the local HF cache; any
+    engine's loader calls this (``layout`` names what the folder must hold, for the error lines)."""
     if weights is None or not str(weights).strip():
-        raise StudioError("the diffusion engine needs --weights: a diffusers pipeline folder or a cached repo id")
+        raise StudioError(f"the {engine} engine needs --weights: {layout} or a cached repo id")
     p = Path(str(weights)).expanduser()
     if p.exists():
         if not p.is_dir():
-            raise StudioError(f"{p} is a file; give a diffusers pipeline folder (with model_index.json), not a single checkpoint")
+            raise StudioError(f"{p} is a file; give {file_hint or layout}")
         return p
     if re.fullmatch(r"[\w.-]+/[\w.-]+", str(weights)):
         from studio.weights import hf_cache_dir, hf_cached_snapshot
@@ -31,9 +38,9 @@ def resolve(weights: str | Path) -> Path:
         snap = hf_cached_snapshot(str(weights))
         if snap is None:
             raise StudioError(f"{weights} is not in the Hugging Face cache ({hf_cache_dir()}) and the studio never downloads "
-                              f"at run time; fetch it once with `hf download {weights}` or give a local pipeline folder")
+                              f"at run time; fetch it once with `hf download {weights}` or give {layout}")
         return snap
-    raise StudioError(f"weights {weights} do not exist: give a diffusers pipeline folder or a cached repo id (owner/name)")
+    raise StudioError(f"weights {weights} do not exist: give {layout} or a cached repo id (owner/name)")
 
 
 def check_folder(p: Path) -> dict:

@@ -13,7 +13,6 @@ from pipelines.speech.align import word_spans
 from pipelines.speech.result import SpeechResult
 from pipelines.speech.voice import BaseUtterance, Phone, PiperBase
 from studio.affect import Affect, ProsodyPlan, Trajectory, prosody_plan
-from studio.engines import register
 from studio.errors import StudioError
 
 SENTENCE_PAUSE_S = 0.25   # silence between sentences, before the plan's pause scaling
@@ -271,7 +270,3 @@ def _bar(progress: bool, total: int):
 
     return tqdm(total=total, desc="speech", unit="step", leave=False)
 
-
-@register("speech", "embedded")
-def _factory(**opts) -> EmbeddedEngine:
-    return EmbeddedEngine(**opts)
