@@ -310,9 +310,10 @@ def fit_directions(weights: str, out: str, *, vocoder: str | None = None, speake
                    targets: Mapping[str, Mapping[str, float]] | None = None,
                    feature_weights: Mapping[str, float] | None = None, basis: int = 16, iters: int = 8,
                    population: int = 4, step: float = 0.3, seed: int = 0, device: str | None = None,
-                   dtype: str | None = None) -> dict[str, FitReport]:
+                   dtype: str | None = None, options: Mapping[str, float] | None = None) -> dict[str, FitReport]:
     """Fit and save one direction per core emotion for the voice in ``weights`` (the trainer behind
-    `studio train speech-directions`). ``targets`` replaces the ProsodyPlan targets (tests, custom styles)."""
+    `studio train speech-directions`). ``targets`` replaces the ProsodyPlan targets (tests, custom styles);
+    ``options`` are render options (threshold, minlenratio, maxlenratio)."""
     from pipelines.speech.neural import NeuralSpeechEngine
 
     eng = NeuralSpeechEngine(weights, vocoder=vocoder, device=device, dtype=dtype, speaker=speaker, directions="none")
@@ -331,7 +332,7 @@ def fit_directions(weights: str, out: str, *, vocoder: str | None = None, speake
 
     def render(embs: list[np.ndarray]) -> list[list[dict[str, float]]]:
         jobs = [(t, e) for e in embs for t in texts]
-        audio = eng.speak_embeddings([t for t, _ in jobs], [e for _, e in jobs], seed)
+        audio = eng.speak_embeddings([t for t, _ in jobs], [e for _, e in jobs], seed, options=options)
         ms = [measure(a, sr) for a in audio]
         return [ms[i * len(texts):(i + 1) * len(texts)] for i in range(len(embs))]
 

@@ -164,13 +164,14 @@ class NeuralSpeechEngine:
             out.append(res)
         return out
 
-    def speak_embeddings(self, texts: Sequence[str], embeddings: Sequence[np.ndarray], seed: int = 0) -> list[np.ndarray]:
+    def speak_embeddings(self, texts: Sequence[str], embeddings: Sequence[np.ndarray], seed: int = 0,
+                         options: dict | None = None) -> list[np.ndarray]:
         """Plain audio for each (text, embedding) pair (the direction trainer's renderer)."""
-        jobs, spans = [], []
+        jobs, spans, opts = [], [], _options(dict(options or {}))
         for i, (t, e) in enumerate(zip(texts, embeddings)):
             sents = [s for c in textfe.prepare(t) for s in c.sentences]
             spans.append((len(jobs), len(sents)))
-            jobs += [_Job(i, s, np.asarray(e, np.float32), _sentence_seed(seed, k), ()) for k, s in enumerate(sents)]
+            jobs += [_Job(i, s, np.asarray(e, np.float32), _sentence_seed(seed, k), opts) for k, s in enumerate(sents)]
         utts = self._synthesize(jobs, False)
         gap = np.zeros(int(SENTENCE_PAUSE_S * self.sample_rate), np.float32)
         res = []

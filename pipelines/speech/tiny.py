@@ -81,6 +81,10 @@ def build(folder: str | Path, *, full: bool = False, seed: int = 0, directions: 
         # the length cap (maxlenratio × tokens), so lengths are predictable in tests and timings.
         model.speech_decoder_postnet.prob_out.weight.zero_()
         model.speech_decoder_postnet.prob_out.bias.fill_(-10.0)
+        # A trained SpeechT5 voice depends strongly on its x-vector; at init std 0.02 the (unit-norm) embedding
+        # barely reaches the decoder, so directions would have nothing to move. Widen its input columns.
+        if not full:
+            model.speecht5.decoder.prenet.speaker_embeds_layer.weight[:, cfg.hidden_size:].mul_(40.0)
     model.save_pretrained(str(folder), safe_serialization=True)
     voc = SpeechT5HifiGan(SpeechT5HifiGanConfig(**(PUBLISHED_VOCODER if full else TINY_VOCODER))).eval()
     _audible(voc)
@@ -90,7 +94,8 @@ def build(folder: str | Path, *, full: bool = False, seed: int = 0, directions: 
         from pipelines.speech.directions import fit_directions
 
         path = folder / "emotion_directions.safetensors"
-        fit_directions(str(folder), str(path), basis=6, iters=2, population=3, texts=["Hello there."], seed=seed)
+        fit_directions(str(folder), str(path), basis=4, iters=1, population=2, texts=["Hello there."], seed=seed,
+                       options=None if full else {"maxlenratio": 8.0})
         out["directions"] = str(path)
     return out
 
