@@ -5,7 +5,8 @@ studio's affect algebra for negation and mixtures; see pipelines/speech/directio
 nothing, so it is the backbone's plain output, bit for bit. A trajectory gets one embedding per sentence,
 read from the track at the sentence's (estimated) middle; a hand-edited plan is realised through the
 directions' measured prosody response. Word and character timings come from the decoder's cross-attention
-(monotonic alignment, pipelines/speech/t5.py); SpeechT5 reads characters, so the "phones" are characters.
+(monotonic alignment, pipelines/speech/t5.py); SpeechT5 reads characters, so the "phones" are letters with
+English digraphs merged (th → θ, sh → ʃ …): an approximation the talking head's viseme map reads correctly.
 """
 from __future__ import annotations
 
@@ -233,7 +234,7 @@ class NeuralSpeechEngine:
                 "sentence_offsets": [[float(x) for x in o] for o in offs], "sentences": sentence_meta,
                 "speaker": self.speaker_source, "directions": self.directions_path, "model": str(self.voice.path),
                 "device": self.voice.device, "dtype": str(self.voice.dtype).replace("torch.", ""),
-                "attention": self.voice.attention, "phones": "characters (SpeechT5 reads characters, not phonemes)"}
+                "attention": self.voice.attention, "phones": "letters with digraphs merged (SpeechT5 reads characters, not phonemes)"}
         kw = dict(audio=audio, sample_rate=sr, words=words, phones=phones, plan=plan, plans=key_plans,
                   affect=req.affect.to_dict(), engine=self.name, text=" ".join(sentences), meta=meta,
                   request=req, seed=req.seed, timings={})
@@ -272,7 +273,7 @@ def read_embedding(path: str | Path, dim: int) -> np.ndarray:
 
 
 def piece_timings(pieces: list[str], spans: list[tuple[int, int]]) -> tuple[list, list]:
-    """Words and characters with [start, end) samples from the tokenizer's pieces ('▁' starts a word)."""
+    """Words and letter-phones with [start, end) samples from the tokenizer's pieces ('▁' starts a word)."""
     words: list[tuple[str, int, int]] = []
     chars: list[tuple[str, int, int]] = []
     cur: list | None = None
@@ -302,7 +303,29 @@ def piece_timings(pieces: list[str], spans: list[tuple[int, int]]) -> tuple[list
             if b > a:
                 chars.append(("sil", a, b))
     close()
-    return words, chars
+    return words, letter_phones(chars)
+
+
+# English spellings of one sound, so character "phones" map to the right viseme (the talking head's use)
+DIGRAPHS = {"th": "θ", "sh": "ʃ", "ch": "tʃ", "ph": "f", "ng": "ŋ", "ck": "k", "wh": "w", "qu": "kw"}
+LETTERS = {"c": "k", "q": "k", "x": "ks", "'": ""}
+
+
+def letter_phones(chars: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
+    """Characters → approximate phones: digraphs merged (th → θ …), a few letters respelt; 'sil' kept."""
+    out: list[tuple[str, int, int]] = []
+    i = 0
+    while i < len(chars):
+        c, a, b = chars[i]
+        if i + 1 < len(chars) and (c + chars[i + 1][0]) in DIGRAPHS:
+            out.append((DIGRAPHS[c + chars[i + 1][0]], a, chars[i + 1][2]))
+            i += 2
+            continue
+        c = LETTERS.get(c, c)
+        if c:
+            out.append((c, a, b))
+        i += 1
+    return out
 
 
 def _add_sil(phones: list, a: float, b: float) -> None:
