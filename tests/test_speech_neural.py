@@ -112,6 +112,25 @@ def test_trajectory_changes_the_embedding_inside_one_utterance(eng):
     assert r.plans[0][0] == 0.0 and r.plans[-1][0] == pytest.approx(r.duration_s)
 
 
+def test_trajectory_moves_the_embedding_within_one_sentence(eng):
+    traj = Trajectory.parse("neutral > anger", 1.0)
+    r = say(eng, text="This one sentence starts calm and ends in a rage!", affect=traj)
+    (knots,) = [np.array(k) for k in r.meta["offset_knots"]]
+    norms = np.linalg.norm(knots, axis=1)
+    assert norms[0] == 0.0 and np.all(np.diff(norms) > 0)
+    assert norms[-1] > 0.9 * np.linalg.norm(eng.directions.vectors[LABELS.index("anger")])
+    calm = say(eng, text="This one sentence starts calm and ends in a rage!")
+    angry = say(eng, text="This one sentence starts calm and ends in a rage!", affect=Affect.of("anger", 1.0))
+    assert not np.array_equal(r.audio, calm.audio) and not np.array_equal(r.audio, angry.audio)
+    # the decoder's first steps run on the neutral embedding, its last ones near anger: the spectrum of the
+    # opening is closer to the neutral render's, that of the ending closer to the angry render's
+    n = len(r.audio) // 4
+    spec = lambda x: np.log(np.abs(np.fft.rfft(x)) + 1e-9)  # noqa: E731
+    dist = lambda a, b: float(np.mean((spec(a) - spec(b)) ** 2))  # noqa: E731
+    assert dist(r.audio[:n], calm.audio[:n]) < dist(r.audio[:n], angry.audio[:n])
+    assert dist(r.audio[-n:], angry.audio[-n:]) < dist(r.audio[-n:], calm.audio[-n:])
+
+
 def test_wav_is_valid_and_timings_lie_inside_it(eng, tmp_path):
     text = "Hello there, I can't wait. See you at nine."
     r = say(eng, text=text, affect=Affect.of("joy", 0.8))

@@ -2,8 +2,8 @@
 
 embedding = neutral + Σ wᵢ · intensity · dᵢ over the affect's mixture (EmoKnob's α · direction, with the
 studio's affect algebra for negation and mixtures; see pipelines/speech/directions.py). Intensity 0 adds
-nothing, so it is the backbone's plain output, bit for bit. A trajectory gets one embedding per sentence,
-read from the track at the sentence's (estimated) middle; a hand-edited plan is realised through the
+nothing, so it is the backbone's plain output, bit for bit. A trajectory moves the embedding inside each
+sentence: knots read from the track at estimated times, interpolated per decoder step; a hand-edited plan is realised through the
 directions' measured prosody response. Word and character timings come from the decoder's cross-attention
 (monotonic alignment, pipelines/speech/t5.py); SpeechT5 reads characters, so the "phones" are letters with
 English digraphs merged (th → θ, sh → ʃ …): an approximation the talking head's viseme map reads correctly.
@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 SENTENCE_PAUSE_S = 0.25   # silence between sentences, scaled by the plan's pause_scale
 CHARS_PER_S = 14.0        # speaking-rate guess that places sentences on a trajectory before they are spoken
+TRACK_KNOTS = 5           # embeddings per sentence on a trajectory, interpolated per decoder step between them
 DEFAULT_SPEAKER_SEED = 20240512
 OPTIONS = {"threshold": float, "minlenratio": float, "maxlenratio": float}   # request.options this engine reads
 _RESULT_FIELDS = {f.name for f in dataclasses.fields(SpeechResult)}
@@ -111,17 +112,19 @@ class NeuralSpeechEngine:
             return np.zeros(self.voice.embedding_dim)
         return self._need_directions().offset_for_plan(plan)
 
-    def _offsets(self, affect: Affect | Trajectory, plan: Any, sentences: list[str]) -> tuple[list[np.ndarray], list[ProsodyPlan], str]:
-        """One offset (and the plan it realises) per sentence; the source is "affect" or "plan"."""
+    def _offsets(self, affect: Affect | Trajectory, plan: Any, sentences: list[str]
+                 ) -> tuple[list[np.ndarray], list[ProsodyPlan], str]:
+        """Per sentence: offset knots (K, D) spread evenly over it (K = 1 for a steady plan) and the plan at its
+        middle; the source is "affect" or "plan"."""
         if isinstance(plan, PlanTrack):
             chars = np.cumsum([0] + [len(s) + 1 for s in sentences], dtype=np.float64)
             dur = chars[-1] / CHARS_PER_S
             offs, plans = [], []
             for a, b in zip(chars[:-1], chars[1:]):
-                t = 0.5 * (a + b) / CHARS_PER_S
-                p = plan.at(t, dur)
-                plans.append(p)
-                offs.append(self.affect_offset(plan.source.at(t, dur)) if plan.source is not None else self.plan_offset(p))
+                ts = (a + np.linspace(0.0, 1.0, TRACK_KNOTS) * (b - 1 - a)) / CHARS_PER_S
+                plans.append(plan.at(0.5 * (ts[0] + ts[-1]), dur))
+                offs.append(np.stack([self.affect_offset(plan.source.at(float(t), dur)) if plan.source is not None
+                                      else self.plan_offset(plan.at(float(t), dur)) for t in ts]))
             return offs, plans, "affect" if plan.source is not None else "plan"
         if not isinstance(plan, ProsodyPlan):
             raise StudioError(f"the neural speech engine renders a ProsodyPlan or a PlanTrack, got {type(plan).__name__}")
@@ -129,12 +132,18 @@ class NeuralSpeechEngine:
             off, src = self.affect_offset(affect), "affect"
         else:  # a hand-edited plan renders as written
             off, src = self.plan_offset(plan), "plan"
-        return [off] * len(sentences), [plan] * len(sentences), src
+        return [off[None]] * len(sentences), [plan] * len(sentences), src
 
     def embedding(self, offset: np.ndarray) -> np.ndarray:
+        """neutral + offset, for one offset (D,) or knots (K, D); all-zero offsets give the neutral vector itself."""
         if not np.any(offset):
-            return self.neutral  # exactly the plain voice
+            return self.neutral if offset.ndim == 1 else self.neutral[None]
         return (self.neutral.astype(np.float64) + offset).astype(np.float32)
+
+    def expected_steps(self, sentence: str) -> float:
+        """Decoder steps a sentence is expected to take (CHARS_PER_S), over which its knots are spread."""
+        step_s = self.voice.reduction * self.voice.hop / self.sample_rate
+        return len(sentence) / CHARS_PER_S / step_s
 
     # ---- rendering --------------------------------------------------------------------------
     def render(self, request, plan, *, progress: bool = False) -> SpeechResult:
@@ -194,8 +203,9 @@ class NeuralSpeechEngine:
         bar = _bar(progress, len(groups))
         out: list[Utterance | None] = [None] * len(jobs)
         for g in groups:
-            utts = self.voice.synthesize([jobs[j].sentence for j in g], np.stack([jobs[j].embedding for j in g]),
-                                         [jobs[j].seed for j in g], **dict(jobs[g[0]].options))
+            utts = self.voice.synthesize([jobs[j].sentence for j in g], [jobs[j].embedding for j in g],
+                                         [jobs[j].seed for j in g], **dict(jobs[g[0]].options),
+                                         expected_steps=[self.expected_steps(jobs[j].sentence) for j in g])
             for j, u in zip(g, utts):
                 out[j] = u
             bar.update(1)
@@ -221,7 +231,7 @@ class NeuralSpeechEngine:
                 (_add_sil(phones, (a + pos) / sr, (b + pos) / sr) if x == "sil"
                  else phones.append((x, (a + pos) / sr, (b + pos) / sr)))
             sentence_meta.append({"start_s": pos / sr, "end_s": (pos + len(u.audio)) / sr, "stopped": u.stopped,
-                                  "offset_norm": float(np.linalg.norm(off))})
+                                  "steps": u.steps, "offset_norm": float(np.linalg.norm(off[len(off) // 2]))})
             parts.append(u.audio)
             pos += len(u.audio)
         audio = level.limit(np.concatenate(parts).astype(np.float64), sr)
@@ -230,14 +240,16 @@ class NeuralSpeechEngine:
             key_plans = [(t, p) for t, (_, p) in zip(plan.key_times(dur), plan.keys)]
         else:
             key_plans = [(0.0, plan)]
-        meta = {"embedding_offset": [float(x) for x in offs[0]], "embedding_source": src,
-                "sentence_offsets": [[float(x) for x in o] for o in offs], "sentences": sentence_meta,
+        meta = {"embedding_offset": [float(x) for x in offs[0][0]], "embedding_source": src,
+                "sentence_offsets": [[float(x) for x in o[len(o) // 2]] for o in offs], "sentences": sentence_meta,
                 "speaker": self.speaker_source, "directions": self.directions_path, "model": str(self.voice.path),
                 "device": self.voice.device, "dtype": str(self.voice.dtype).replace("torch.", ""),
                 "attention": self.voice.attention, "phones": "letters with digraphs merged (SpeechT5 reads characters, not phonemes)"}
         kw = dict(audio=audio, sample_rate=sr, words=words, phones=phones, plan=plan, plans=key_plans,
                   affect=req.affect.to_dict(), engine=self.name, text=" ".join(sentences), meta=meta,
                   request=req, seed=req.seed, timings={})
+        if isinstance(plan, PlanTrack):  # the knots each sentence's embedding moved through
+            meta["offset_knots"] = [[[float(x) for x in k] for k in o] for o in offs]
         res = SpeechResult(**{k: v for k, v in kw.items() if k in _RESULT_FIELDS})
         for k in ("request", "seed", "timings"):  # until SpeechResult subclasses studio.results.Result
             if k not in _RESULT_FIELDS:

@@ -143,15 +143,22 @@ class SpeechT5Voice:
         return ids, [t for t in toks if t != eos]
 
     # ---- decoding -----------------------------------------------------------------------
-    def synthesize(self, texts: list[str], embeddings: np.ndarray, seeds: list[int], *, threshold: float = 0.5,
-                   minlenratio: float = 0.0, maxlenratio: float = 20.0) -> list[Utterance]:
-        """One utterance per text; ``embeddings`` (N, D); each item's decoder dropout from its own seed.
+    def synthesize(self, texts: list[str], embeddings, seeds: list[int], *, threshold: float = 0.5,
+                   minlenratio: float = 0.0, maxlenratio: float = 20.0, expected_steps: list[float] | None = None
+                   ) -> list[Utterance]:
+        """One utterance per text; each item's decoder dropout from its own seed. ``embeddings``: (N, D), or per
+        item (K, D) knots spread evenly over ``expected_steps[i]`` decoder steps and interpolated per step
+        (a trajectory inside a sentence; past the expected end the last knot holds).
         ``threshold`` / ``minlenratio`` / ``maxlenratio`` are generate_speech's stop rule and length bounds."""
         torch = self._torch
         n = len(texts)
-        emb = np.asarray(embeddings, np.float32).reshape(n, -1)
-        if emb.shape[1] != self.embedding_dim:
-            raise StudioError(f"speaker embedding has {emb.shape[1]} values; this model takes {self.embedding_dim}")
+        knots = [np.asarray(e, np.float32).reshape(-1, np.shape(e)[-1]) for e in embeddings]
+        if len(knots) != n or any(k.shape[1] != self.embedding_dim for k in knots):
+            raise StudioError(f"give one speaker embedding of {self.embedding_dim} values per text")
+        emb = np.stack([k[0] for k in knots])
+        moving = [i for i, k in enumerate(knots) if len(k) > 1]
+        if moving and (expected_steps is None or len(expected_steps) != n):
+            raise StudioError("embeddings that move within a sentence need expected_steps per text")
         model, cfg, dev = self.model, self.model.config, self.device
         enc_ids = [self.pieces(t)[0] for t in texts]
         src = max(len(x) for x in enc_ids)
@@ -182,6 +189,11 @@ class SpeechT5Voice:
                     keep = torch.stack([torch.rand(h.shape[-1], generator=g) < p_keep for g in gens]).to(dev)
                     h = torch.where(keep[:, None, :], h, 0) / (1 - p_keep)
                 h = pre.final_layer(h) + pre.encode_positions.alpha * pre.encode_positions.pe[:, step:step + 1].to(h.dtype)
+                if moving:
+                    spk = spk.clone()
+                    for i in moving:
+                        spk[i] = torch.nn.functional.normalize(torch.from_numpy(
+                            _interp_knots(knots[i], step / max(1.0, float(expected_steps[i])))).to(dev, self.dtype), dim=0)
                 h = torch.relu(pre.speaker_embeds_layer(torch.cat([h, spk[:, None, :]], dim=-1)))
                 out = model.speecht5.decoder.wrapped_decoder(hidden_states=h, attention_mask=None, encoder_hidden_states=enc,
                                                              encoder_attention_mask=mask, cache=cache, use_cache=True,
@@ -211,6 +223,14 @@ class SpeechT5Voice:
                 result.append(Utterance(wav.astype(np.float32), pieces, spans[:len(pieces)], k,
                                         stopped=k < maxlen[i], attention=a.astype(np.float32)))
         return result
+
+
+def _interp_knots(knots: np.ndarray, frac: float) -> np.ndarray:
+    """The embedding at ``frac`` (0..1, clamped) of a sentence whose knots are spread evenly over it."""
+    x = min(1.0, max(0.0, frac)) * (len(knots) - 1)
+    i = min(int(x), len(knots) - 2)
+    w = x - i
+    return ((1 - w) * knots[i].astype(np.float64) + w * knots[i + 1].astype(np.float64)).astype(np.float32)
 
 
 def _load_tokenizer(path: Path):
