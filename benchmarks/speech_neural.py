@@ -131,22 +131,25 @@ def main() -> None:
             rows += neural_rows("neural, full-size random", eng, texts, args.repeats, opts, args.batch)
             del eng
     print(f"device {args.device or 'auto'}, dtype {args.dtype or 'auto'}; maxlenratio {args.maxlenratio}")
-    if args.no_embedded:
-        print("\n".join(rows))
-        return
+    if not args.no_embedded:
+        rows += embedded_rows(texts, args.repeats)
+    print("\n".join(rows))
+    if args.weights:
+        print(real_weight_rows(args, texts, opts))
+
+
+def embedded_rows(texts, repeats: int) -> list[str]:
     from pipelines.speech.engine import EmbeddedEngine
 
+    rows = []
     emb = EmbeddedEngine()
     embedded_render(emb, "Warm up.", Affect.neutral(), 0)
     for ti, text in enumerate(texts):
         for aff_name, aff in (("neutral", Affect.neutral()), ("anger 1.0", Affect.of("anger", 1.0))):
-            emb.cache.clear()  # cold: piper + WORLD analysis every time, as a first render
-            w, r = _best(lambda: (emb.cache.clear(), embedded_render(emb, text, aff, ti))[1], args.repeats)
+            w, r = _best(lambda: (emb.cache.clear(), embedded_render(emb, text, aff, ti))[1], repeats)
             dur = len(r.audio) / r.sample_rate
             rows.append(f"| embedded (piper + WORLD), cold | {ti + 1} | {aff_name} | 1 | {dur:.2f} | {w / dur:.3f} |")
-    print("\n".join(rows))
-    if args.weights:
-        print(real_weight_rows(args, texts, opts))
+    return rows
 
 
 def real_weight_rows(args, texts, opts) -> str:
@@ -155,8 +158,10 @@ def real_weight_rows(args, texts, opts) -> str:
     from evals.metrics import spearman
     from pipelines.speech.directions import FEATURES, SCALES, deviation, measure, plan_target
     from pipelines.speech.neural import NeuralSpeechEngine
+    from studio.errors import StudioError
 
-    eng = NeuralSpeechEngine(args.weights, speaker=args.speaker, directions=args.directions)
+    eng = NeuralSpeechEngine(args.weights, speaker=args.speaker, directions=args.directions, device=args.device,
+                             dtype=args.dtype)
     levels = [0.0, 0.25, 0.5, 0.75, 1.0]
     out = ["| emotion | ρ(intensity, projected deviation) | recognizer top-1 (acoustic) |", "|---|---|---|"]
     try:
@@ -171,7 +176,7 @@ def real_weight_rows(args, texts, opts) -> str:
     for lab in EMOTIONS:
         t = plan_target(prosody_plan(Affect.of(lab, 1.0)))
         unit = np.array([t[k] / SCALES[k] for k in FEATURES])
-        xs, ys, hits = [], [], 0
+        xs, ys, hits, tried = [], [], 0, 0
         for ti, text in enumerate(texts):
             for k in levels:
                 r = eng.render(SpeechRequest(text=text, affect=Affect.of(lab, k), seed=ti, engine="neural"),
@@ -181,13 +186,17 @@ def real_weight_rows(args, texts, opts) -> str:
                 xs.append(k)
                 ys.append(float(v @ unit / (np.linalg.norm(unit) + 1e-12)))
                 if rec is not None and k == 1.0:
-                    rec.calibrate(neutral[ti].audio, neutral[ti].sample_rate, same_text=True)
                     try:
-                        probs = rec.recognize(r.media()).probs
-                    except (AttributeError, TypeError):  # before the spine: recognize(audio, sample_rate)
-                        probs = rec.recognize(r.audio, r.sample_rate).probs
-                    hits += int(max(probs, key=probs.get) == lab)
-        acc = f"{hits}/{len(texts)}" if rec is not None else "n/a"
+                        cal = rec.calibrate(neutral[ti].audio, neutral[ti].sample_rate, same_text=True)
+                        try:
+                            probs = cal.recognize(r.media()).probs
+                        except (AttributeError, TypeError):  # before the spine: recognize(audio, sample_rate)
+                            probs = cal.recognize(r.audio, r.sample_rate).probs
+                        hits += int(max(probs, key=probs.get) == lab)
+                        tried += 1
+                    except StudioError:  # no voiced speech (random weights): nothing to recognize
+                        pass
+        acc = f"{hits}/{tried}" if rec is not None and tried else "n/a"
         out.append(f"| {lab} | {spearman(xs, ys):.2f} | {acc} |")
     return "\n".join(out)
 
