@@ -121,13 +121,15 @@ class Studio:
         return registry.entries()
 
     # ---- datasets ---------------------------------------------------------------------------
-    def render(self, spec: Any, out_dir: Any, *, workers: int = 1, limit: int | None = None, resume: bool = False,
-               eval: bool = False, progress: bool = False, recognizers: Sequence[str] | None = None, **kw: Any):
-        """Render a dataset spec into ``out_dir`` (see ``studio.datasets.render`` for every option)."""
+    def render(self, spec: Any, out_dir: Any, *, workers: int | None = None, limit: int | None = None,
+               resume: bool = False, eval: bool = False, progress: bool = False,
+               recognizers: Sequence[str] | None = None, ray: str | None = None, yes: bool = False):
+        """Render a dataset spec into ``out_dir``. ``workers``: local processes (default 1), or Ray actors with
+        ``ray="local"`` / an address (default one per cluster CPU); ``yes`` allows a spec of over 100,000 items."""
         from studio.datasets import render
 
         return render(spec, out_dir, workers=workers, limit=limit, resume=resume, eval=eval, progress=progress,
-                      recognizers=recognizers, **kw)
+                      recognizers=recognizers, ray=ray, yes=yes)
 
     def evaluate(self, out_dir: Any, *, recognizers: Sequence[str] | None = None, progress: bool = False):
         from studio.datasets import evaluate

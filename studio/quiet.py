@@ -13,7 +13,8 @@ import warnings
 NOISE = re.compile(
     rb"^(WARNING: Logging before InitGoogle\(\)|[WIE]\d{4} [\d:.]+ +\d+ [\w.]+:\d+\]|"
     rb"INFO: Created TensorFlow Lite|INFO: Initialized TensorFlow Lite|"
-    rb".*pkg_resources is deprecated|\s+from pkg_resources import|\s+import pkg_resources)")
+    rb".*pkg_resources is deprecated|\s+from pkg_resources import|\s+import pkg_resources|\[transformers\] |"
+    rb"(\x1b\[A)?Loading (weights|pipeline components|checkpoint shards))")
 
 _installed = False
 
@@ -27,7 +28,17 @@ def silence_python_warnings() -> None:
 
         logging.getLogger(name).setLevel(logging.ERROR)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("GLOG_minloglevel", "2")
+
+
+def _clean(line: bytes) -> bytes:
+    """Drop the third-party progress-bar redraws ('\\r'-separated) inside one line, keep the studio's own."""
+    if b"\r" not in line:
+        return line
+    return b"\r".join(p for p in line.split(b"\r") if not NOISE.match(p))
 
 
 def install() -> None:
@@ -56,10 +67,10 @@ def install() -> None:
                 break
             buf += chunk
             *lines, buf = buf.split(b"\n")
-            out = b"".join(ln + b"\n" for ln in lines if not NOISE.match(ln))
+            out = b"".join(_clean(ln) + b"\n" for ln in lines if not NOISE.match(ln) and _clean(ln).strip())
             if buf and b"\r" in buf:  # a progress bar redraw: show it now
                 head, _, tail = buf.rpartition(b"\r")
-                out += head + b"\r"
+                out += _clean(head + b"\r")
                 buf = tail
             if out:
                 os.write(real, out)

@@ -7,17 +7,14 @@ from typing import ClassVar
 
 import numpy as np
 
-from pipelines.face import motion, visemes
-from pipelines.face import topology as T
 from pipelines.face.portrait import Portrait, prepare
-from studio.affect import ActionUnitPlan, action_unit_plan
+from studio.affect import ActionUnitPlan
 from studio.affect.tracks import PlanTrack
 from studio.errors import StudioError
 from studio.results import Result
 
 MAX_SECONDS = 60.0
 MAX_CHARS = 1200     # refused before synthesis: far more than 60 s of speech at any rate
-AU_MAX = 1.5
 
 
 @dataclass(kw_only=True)
@@ -56,24 +53,6 @@ class TalkResult(Result):
                      sample_rate=self.speech.sample_rate)
 
 
-def _frame_plans(plan: ActionUnitPlan | PlanTrack, n: int, fps: float, duration: float) -> list[ActionUnitPlan]:
-    if isinstance(plan, ActionUnitPlan):
-        return [plan] * n
-    if plan.source is None:  # a hand-edited track: its keyframe plans morph
-        out = [plan.at(i / fps, duration) for i in range(max(1, int(round(fps * duration))))][:n]
-    else:  # derived from a trajectory: plan each distinct sampled affect once
-        cache: dict = {}
-        out = []
-        for a in plan.source.sample(fps, duration)[:n]:
-            key = (a.vad, a.mixture, a.intensity)
-            if key not in cache:
-                cache[key] = action_unit_plan(a)
-            out.append(cache[key])
-    while len(out) < n:
-        out.append(out[-1])
-    return out
-
-
 def _check_text(text: str) -> str:
     if not isinstance(text, str) or not text.strip():
         raise StudioError("give the text to speak (--text \"...\"); for a still image leave out --text and write a .png")
@@ -103,14 +82,10 @@ def talk(portrait, text: str, plan: ActionUnitPlan | PlanTrack, speech, *, seed:
     if speech.duration_s > MAX_SECONDS:
         raise StudioError(f"the speech lasts {speech.duration_s:.0f} s; one clip takes at most {MAX_SECONDS:.0f} s: "
                           "split the text into several clips")
-    n = max(1, int(round(speech.duration_s * fps)))
-    plans = _frame_plans(plan, n, fps, speech.duration_s)
-    rms = visemes.frame_rms(speech.audio, speech.sample_rate, fps, n)
-    track = visemes.mouth_track(speech.phones, n, fps, rms)
-    rng = np.random.default_rng(seed)
-    blink = motion.blink_track(rng, np.array([pl.blink_rate_per_min for pl in plans]), fps)
-    angles = motion.head_angles(rng, np.array([pl.head_motion for pl in plans]), fps, rms)
+    from pipelines.face.track import talk_track
 
+    tr = talk_track(p, speech, plan, fps, seed)
+    n = len(tr.disp)
     warp = None
     if backend == "torch":
         from pipelines.face.warp import TorchMeshWarp
@@ -125,20 +100,9 @@ def talk(portrait, text: str, plan: ActionUnitPlan | PlanTrack, speech, *, seed:
         from tqdm import tqdm
 
         it = tqdm(it, desc="rendering", unit="frame")
-    f = p.fields
-    sway = motion.sway_weight(p.face.points, T.FACE_OVAL)[:, None]
     for i in it:
-        pl = plans[i]
-        aus = dict(pl.aus)
-        for au, v in visemes.mouth_aus(track, i).items():
-            aus[au] = aus.get(au, 0.0) + v
-        if blink[i] > 0:
-            aus[45] = aus.get(45, 0.0) + blink[i]
-        aus = {k: min(AU_MAX, v) for k, v in aus.items()}
-        disp = f.displacement(f.weights(aus, pl.unilateral))
-        disp += sway * motion.rotation_disp(p.face.points + np.pad(p.neutral_disp + disp, ((0, 0), (0, 1))), angles[i])
-        frames[i] = p.render(disp, warp=warp, aus=aus)
+        frames[i] = p.render(tr.disp[i], warp=warp, aus=tr.aus[i])
     keys = ([(0.0, plan)] if isinstance(plan, ActionUnitPlan)
             else list(zip(plan.key_times(speech.duration_s), [p for _, p in plan.keys])))
     return TalkResult(frames=frames, fps=float(fps), speech=speech, plan=plan, plans=keys, seed=seed, engine="embedded",
-                      tracks={"open": track.open, "blink": blink, "head": angles, "rms": rms})
+                      tracks=tr.tracks)

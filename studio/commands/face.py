@@ -24,10 +24,13 @@ def _cmd_face(args: argparse.Namespace) -> int:
         raise StudioError("a video needs something to say: add --text \"...\", or write a .png for a still expression")
     check_output(out, {".mp4", ".png"})
     check_writable(out)
-    engine_options = {k: v for k, v in {"weights": args.weights, "controlnet": args.controlnet,
-                                        "device": args.device}.items() if v is not None}
+    engine_options = {k: v for k, v in {"weights": args.weights, "controlnet": args.controlnet, "device": args.device,
+                                        "dtype": args.dtype, "attention": args.attention,
+                                        "motion_adapter": args.motion_adapter}.items() if v is not None}
     options = {k: v for k, v in {"strength": args.strength, "control_scale": args.control_scale, "steps": args.steps,
-                                 "guidance": args.guidance, "temporal": args.temporal}.items() if v is not None}
+                                 "guidance": args.guidance, "temporal": args.temporal, "blend": args.blend,
+                                 "batch": args.batch, "prompt": args.prompt, "negative_prompt": args.negative_prompt,
+                                 "window": args.window}.items() if v is not None}
     req = FaceRequest(portrait=args.portrait, text=args.text, affect=affect_of(args), seed=seed_of(args),
                       fps=args.fps, size=args.size, face_index=args.face_index, voice=args.voice, engine=args.engine,
                       engine_options=engine_options, options=options)
@@ -64,5 +67,13 @@ def add_commands(sub, common: argparse.ArgumentParser) -> None:
     g.add_argument("--control-scale", type=float, default=None, help="ControlNet conditioning scale")
     g.add_argument("--steps", type=int, default=None, help="denoising steps")
     g.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale")
-    g.add_argument("--temporal", default=None, help="clip consistency: none, shared-noise, blend")
+    g.add_argument("--temporal", default=None, help="clip consistency: none, shared-noise (default), blend")
+    g.add_argument("--blend", type=float, default=None, help="with --temporal blend: weight of the previous frame (0.5)")
+    g.add_argument("--batch", type=int, default=None, help="frames per UNet batch (8 on CUDA, 4 on CPU)")
+    g.add_argument("--prompt", default=None, help="base description of the face (the plan's descriptor terms are added)")
+    g.add_argument("--negative-prompt", default=None, help="negative prompt")
+    g.add_argument("--window", type=int, default=None, help="with --motion-adapter: frames per AnimateDiff window (16)")
+    g.add_argument("--motion-adapter", default=None, help="a diffusers MotionAdapter folder (AnimateDiff) for clips")
+    g.add_argument("--dtype", default=None, help="auto (fp16 on CUDA), fp16, bf16, fp32")
+    g.add_argument("--attention", default=None, choices=["auto", "xformers", "sdpa"])
     p.set_defaults(func=_cmd_face)

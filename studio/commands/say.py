@@ -35,7 +35,8 @@ def _cmd_say(args: argparse.Namespace) -> int:
     out = check_output(args.out or "say.wav", set(AUDIO_EXT))  # fail before rendering, not after
     check_writable(out)
     req = SpeechRequest(text=text, affect=affect_of(args), seed=seed_of(args), engine=args.engine, voice=args.voice,
-                        engine_options={"weights": args.weights, "device": args.device})
+                        engine_options={"weights": args.weights, "device": args.device, "vocoder": args.vocoder,
+                                        "directions": args.directions, "speaker": args.speaker, "dtype": args.dtype})
     s = Studio()
     result = render(s, req, args, progress=len(text) > 300)
     path = result.save(out)
@@ -67,4 +68,13 @@ def add_commands(sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("--voice", default=None, help="a voice name from `studio weights list` or a voice file path")
     p.add_argument("--weights", default=None, help="neural engines: a local model folder or a repo id in the HF cache")
     p.add_argument("--device", default=None, help="neural engines: auto, cpu, cuda, cuda:1 …")
+    p.add_argument("--dtype", default=None, help="neural engines: auto (fp16 on CUDA), fp16, bf16, fp32")
+    p.add_argument("--vocoder", default=None, help="neural engine: the HiFi-GAN vocoder folder (default: beside --weights)")
+    p.add_argument("--directions", default=None, help="neural engine: emotion directions from `studio train speech-directions`")
+    p.add_argument("--speaker", default=None, help="neural engine: a speaker x-vector (.safetensors or .npy)")
     p.set_defaults(func=_cmd_say)
+
+    from pipelines.speech.cli_train import add_train_command
+    from studio.commands.image import train_subparsers
+
+    add_train_command(train_subparsers(sub))

@@ -15,6 +15,9 @@ from typing import Any
 FOLDERS = {("speech", "speak"): "speech", ("face", "express"): "face", ("face", "talk"): "video",
            ("image", "generate"): "image"}
 ID_LEN = 16
+SPEECH_ENGINE_KEYS = ("weights", "vocoder", "directions", "speaker")
+FACE_ENGINE_KEYS = ("weights", "controlnet", "motion_adapter")
+FACE_RUN_KEYS = ("strength", "control_scale", "steps", "guidance", "temporal", "blend")
 
 
 @dataclass(frozen=True)
@@ -77,13 +80,17 @@ class Item:
         engine = o.get("engine", "embedded")
         if self.medium == "speech":
             return SpeechRequest(text=self.text, affect=self.affect(), seed=self.seed, engine=engine,
-                                 voice=o.get("voice"), engine_options={"weights": o.get("weights")})
+                                 voice=o.get("voice"), engine_options={k: o.get(k) for k in SPEECH_ENGINE_KEYS})
         if self.medium == "face":
             portrait = None if self.portrait in (None, "default") else (self.portrait_path or self.portrait)
+            eopts = {k: o.get(k) for k in FACE_ENGINE_KEYS}
+            run = {k: o[k] for k in FACE_RUN_KEYS if k in o}
             if self.mode == "talk":
                 return FaceRequest(portrait=portrait, text=self.text, affect=self.affect(), seed=self.seed,
-                                   fps=o.get("fps", 25), size=o.get("size", 512), voice=o.get("voice"), engine=engine)
-            return FaceRequest(portrait=portrait, affect=self.affect(), seed=self.seed, engine=engine)
+                                   fps=o.get("fps", 25), size=o.get("size", 512), voice=o.get("voice"), engine=engine,
+                                   engine_options=eopts, options=run)
+            return FaceRequest(portrait=portrait, affect=self.affect(), seed=self.seed, engine=engine,
+                               engine_options=eopts, options=run)
         return ImageRequest(prompt=self.prompt, affect=self.affect(), seed=self.seed, width=o.get("width", 512),
                             height=o.get("height", 512), engine=engine,
                             engine_options={"weights": o.get("weights")} if engine != "embedded" else {})

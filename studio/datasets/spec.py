@@ -59,6 +59,16 @@ MEDIUM_KEYS = {
     "face": {"mode", "portrait", "text", "fps", "size"},
     "image": {"prompt", "engine", "width", "height", "weights"},
 }
+# keys that only enter an item's options (and so its id) when the spec gives them: paths are text, knobs numbers
+OPTIONAL: dict[str, dict[str, type | tuple]] = {
+    "speech": {"voice": str, "weights": str, "vocoder": str, "directions": str, "speaker": str},
+    "face": {"engine": str, "voice": str, "weights": str, "controlnet": str, "motion_adapter": str,
+             "strength": (int, float), "control_scale": (int, float), "steps": int, "guidance": (int, float),
+             "temporal": str, "blend": (int, float)},
+    "image": {},
+}
+for _m, _keys in OPTIONAL.items():
+    MEDIUM_KEYS[_m] |= set(_keys)
 COMMON_KEYS = {"medium", "emotion", "intensity", "seed"}
 DEFAULTS: dict[str, dict[str, Any]] = {
     "speech": {"engine": "embedded", "format": "wav"},
@@ -279,10 +289,10 @@ class _Context:
     def affect(self, emotion: str, intensity: float, where: str):
         key = (emotion, intensity)
         if key not in self._affects:
-            from studio.affect import Affect, Trajectory
+            from studio.affect.coerce import coerce
 
             try:
-                a = Trajectory.parse(emotion, intensity) if ">" in emotion else Affect.from_spec(emotion, intensity)
+                a = coerce(emotion, intensity)
             except StudioError as e:
                 raise StudioError(f"{where}: emotion {emotion!r}: {e}") from None
             self._affects[key] = a
@@ -353,6 +363,13 @@ def _table(t: Mapping, where: _Where, ctx: _Context, base_seed: int, grid: bool)
             raise StudioError(f"{where.at(k)}: unknown key {k!r} for {'an' if medium == 'image' else 'a'} {medium} {'grid' if grid else 'item'}; {hint}")
     d = DEFAULTS[medium]
     opts = {k: t.get(k, d[k]) for k in MEDIUM_KEYS[medium] & SCALAR if k in d}
+    for k, typ in OPTIONAL[medium].items():
+        if k in t:
+            v = t[k]
+            if isinstance(v, bool) or not isinstance(v, typ):
+                kind = "text (a name or a path)" if typ is str else "a number"
+                raise StudioError(f"{where.at(k)}: {k} must be {kind}, got {v!r}")
+            opts[k] = v
     mode = opts.pop("mode", None) or {"speech": "speak", "image": "generate"}[medium]
     if medium == "face" and mode not in FACE_MODES:
         raise StudioError(f"{where}: face mode must be 'express' (a still) or 'talk' (a clip with speech), got {mode!r}")
