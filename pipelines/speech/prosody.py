@@ -11,15 +11,21 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from pipelines.speech import pitch
 from studio.affect import ProsodyPlan
 
 FRAME_MS = 5.0
-F0_FLOOR, F0_CEIL = 55.0, 600.0          # limits of the re-synthesised F0
-ANALYSIS_F0 = (60.0, 400.0)              # search range for the base voice (an adult male voice): narrower is faster and voices more frames
+F0_FLOOR, F0_CEIL = 40.0, 600.0          # limits of the re-synthesised modal F0 (creaky frames go an octave below)
+ANALYSIS_F0 = (40.0, 400.0)              # search range for the base voice, creaky (period-doubled) frames included
+SP_F0_FLOOR = 36.0                       # CheapTrick treats F0 under its floor as unvoiced; the same 2048-point FFT as 55 Hz
+SP_STEP, AP_STEP = 2, 4                  # CheapTrick every 10 ms, D4C every 20 ms
+EQ_EDGES = np.array([0.0, 90.0, 180.0] + [250.0 * 2 ** (k / 3) for k in range(17)] + [1e5])  # third octaves from 250 Hz
+EQ_FFT = 1024
+EQ_MAX_DB = 6.0
 TILT_LO_HZ, TILT_HI_HZ = 900.0, 1100.0  # vocal-effort emphasis reaches full size just above 1 kHz
 ST = math.log(2) / 12                   # one semitone in natural-log F0
 TILT_NORM_S = 0.25                      # half-width of the window over which tilt keeps the power
-GLOBAL_TOL_ST = 9.0                     # analysis F0 further than this from the chunk median is an octave error
+GLOBAL_TOL_ST = 9.0                     # analysis F0 further than this from the chunk median is an octave away from modal
 
 
 @dataclass
@@ -84,44 +90,6 @@ def _mask(spans: np.ndarray, t: np.ndarray) -> np.ndarray:
     return (i >= 0) & (t < spans[np.maximum(i, 0), 1])
 
 
-def _acf_f0(x: np.ndarray, sr: int, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Best-lag normalised autocorrelation of the band below 1 kHz in 40 ms windows at times ``t``."""
-    from scipy.signal import butter, resample_poly, sosfiltfilt
-
-    fs = 8000
-    y = resample_poly(sosfiltfilt(butter(6, 1000, fs=sr, output="sos"), x), fs, sr)
-    win = int(0.04 * fs)
-    start = np.clip(np.rint(t * fs).astype(int) - win // 2, 0, max(0, len(y) - win))
-    fr = np.pad(y, (0, win))[start[:, None] + np.arange(win)[None, :]]
-    fr = fr - fr.mean(axis=1, keepdims=True)
-    ac = np.fft.irfft(np.abs(np.fft.rfft(fr, 2 * win, axis=1)) ** 2, 2 * win, axis=1)[:, :win]
-    c = np.cumsum(fr ** 2, axis=1)
-    lags = np.arange(win)
-    head = c[:, -1:] - np.concatenate([np.zeros((len(t), 1)), c[:, :-1]], axis=1)[:, lags]
-    r = ac / np.sqrt(np.maximum(head * c[:, win - 1 - lags], 1e-20))
-    lo, hi = int(fs / F0_CEIL), int(fs / F0_FLOOR)
-    best = lo + np.argmax(r[:, lo:hi], axis=1)
-    return fs / best, r[np.arange(len(t)), best]
-
-
-def _fill_voicing(f0: np.ndarray, voiced_phone: np.ndarray, energetic: np.ndarray, acf: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    """Harvest leaves many of this voice's vowel frames unvoiced (its VITS output is often creaky or
-    period-doubled), and WORLD would re-synthesise those as whisper. The alignment says which frames
-    lie in vowels and voiced consonants: give those their autocorrelation F0 where it is clearly
-    periodic (so creaky, low stretches keep their low pitch), else the log-interpolated F0 around them."""
-    v = f0 > 0
-    need = voiced_phone & energetic & ~v
-    if not v.any() or not need.any():
-        return f0
-    idx = np.arange(len(f0))
-    out = f0.copy()
-    interp = np.exp(np.interp(idx, idx[v], np.log(f0[v])))
-    f_acf, r = acf
-    near = np.abs(12 * np.log2(f_acf / interp)) <= 6.0  # an octave away is an ACF octave error, not creak
-    out[need] = np.where((r[need] >= 0.6) & near[need], f_acf[need], interp[need])
-    return out
-
-
 def pyworld():
     """pyworld 0.3 imports pkg_resources, which warns on every import; the warning is not ours to fix."""
     import warnings
@@ -130,31 +98,6 @@ def pyworld():
         warnings.simplefilter("ignore", UserWarning)
         import pyworld as pw
     return pw
-
-
-def _repair_octaves(f0: np.ndarray, span: int = 15, tol_st: float = 6.0) -> np.ndarray:
-    """Octave jumps in the analysis F0 would be doubled by a wider range: compare each voiced frame
-    with the median of its voiced neighbours (75 ms); a frame off by more than ``tol_st`` moves by
-    whole octaves towards it, or takes the median if that does not bring it within tolerance."""
-    v = np.flatnonzero(f0 > 0)
-    if len(v) < 3:
-        return f0
-    st = 12 * np.log2(f0[v])
-    # first against the whole chunk: a neutral reading voice stays within about +-9 st of its median,
-    # so a longer stretch beyond that is a tracker octave error the local pass cannot see
-    med = np.median(st)
-    d0 = st - med
-    st = np.where(np.abs(d0) > GLOBAL_TOL_ST, st - 12 * np.round(d0 / 12), st)
-    st = np.clip(st, med - GLOBAL_TOL_ST, med + GLOBAL_TOL_ST)
-    half = span // 2
-    padded = np.pad(st, half, mode="edge")
-    local = np.median(np.lib.stride_tricks.sliding_window_view(padded, span), axis=1)
-    d = st - local
-    moved = st - 12 * np.round(d / 12)
-    fixed = np.where(np.abs(d) <= tol_st, st, np.where(np.abs(moved - local) <= tol_st, moved, local))
-    out = f0.copy()
-    out[v] = 2 ** (fixed / 12)
-    return out
 
 
 def _spread(v: np.ndarray) -> float:
@@ -183,29 +126,110 @@ def _keep_spread(excursion: np.ndarray, slope: np.ndarray, voiced: np.ndarray, i
     return 0.5 * (lo + hi)
 
 
+def _modal_octaves(f0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Split the analysis F0 into what the synthesiser must reproduce and the intonation the plan edits.
+    A neutral reading voice stays within about +-9 st of its median, so a frame further below is a
+    period-doubled (creaky) one: its F0 is kept, and its octave offset recorded so that the plan moves
+    its modal pitch with the rest and the creak stays creak. A frame further above is a tracker
+    half-period error and moves down by whole octaves."""
+    octave = np.zeros(len(f0), np.int8)
+    v = f0 > 0
+    if v.sum() < 3:
+        return f0, octave
+    st = 12 * np.log2(f0[v])
+    d = st - np.median(st)
+    k = np.where(np.abs(d) > GLOBAL_TOL_ST, np.round(d / 12), 0.0)
+    out = f0.copy()
+    out[v] = np.where(k > 0, f0[v] * 2.0 ** -k, f0[v])
+    octave[v] = np.minimum(k, 0).astype(np.int8)
+    return out, octave
+
+
+def _fill_voicing(f0: np.ndarray, need: np.ndarray) -> np.ndarray:
+    """Frames of vowels and voiced consonants that the tracker left unvoiced (irregular creak) get the
+    log-interpolated F0 around them: WORLD would re-synthesise them as whisper."""
+    v = f0 > 0
+    need = need & ~v
+    if not v.any() or not need.any():
+        return f0
+    idx = np.arange(len(f0))
+    out = f0.copy()
+    out[need] = np.exp(np.interp(idx[need], idx[v], np.log(f0[v])))
+    return out
+
+
+def synthesize(f0: np.ndarray, sp: np.ndarray, ap: np.ndarray, sr: int) -> np.ndarray:
+    """WORLD synthesis, with unvoiced frames excited at one noise pulse per frame. WORLD excites them at
+    500 pulses/s, each costing an FFT of the envelope's size, which was most of the synthesis time on
+    this voice (pauses and fricatives are a third of its frames); noise is noise, and the pulse rate only
+    sets how often the envelope is re-applied, which the frame period already limits."""
+    pw = pyworld()
+    unv = f0 <= 0
+    f = np.where(unv, 1000.0 / FRAME_MS, f0)
+    a = np.where(unv[:, None], 1.0, np.clip(ap, 0.0, 1.0))
+    return pw.synthesize(np.ascontiguousarray(f), np.ascontiguousarray(sp), np.ascontiguousarray(a), sr, FRAME_MS)
+
+
+def _upsample(a: np.ndarray, step: int, n: int) -> np.ndarray:
+    """Frames analysed every ``step`` frames, linearly interpolated onto all ``n`` frames."""
+    pos = np.arange(n) / step
+    i0 = np.minimum(np.floor(pos).astype(int), len(a) - 1)
+    i1 = np.minimum(i0 + 1, len(a) - 1)
+    w = (pos - i0)[:, None]
+    return (1 - w) * a[i0] + w * a[i1]
+
+
+def _band_power(x: np.ndarray, sr: int, frames: np.ndarray) -> np.ndarray:
+    n = EQ_FFT
+    seg = np.pad(x, (n // 2, n))[frames[:, None] + np.arange(n)[None, :]] * np.hanning(n)
+    spec = (np.abs(np.fft.rfft(seg, axis=1)) ** 2).sum(axis=0)
+    f = np.fft.rfftfreq(n, 1 / sr)
+    idx = np.clip(np.searchsorted(EQ_EDGES, f, side="right") - 1, 0, len(EQ_EDGES) - 2)
+    return np.bincount(idx, spec, minlength=len(EQ_EDGES) - 1)
+
+
+def _equaliser(x: np.ndarray, y: np.ndarray, sr: int, n_bins: int) -> np.ndarray:
+    """Per-bin power gain that gives the round trip the long-term spectrum of its input, in third-octave
+    bands over the frames that carry speech. WORLD's pulse excitation reproduces the smooth envelope at
+    every harmonic, where this voice's weak first harmonics and creaky sub-harmonics sit below it: the
+    identity round trip had 1.4-2.2 dB more energy below 250 Hz and read 1.1 dB lower in spectral tilt."""
+    hop = EQ_FFT // 2
+    starts = np.arange(0, max(1, min(len(x), len(y)) - hop), hop)
+    c = np.concatenate([[0.0], np.cumsum(x ** 2)])
+    e = 10 * np.log10((c[np.minimum(starts + EQ_FFT, len(x))] - c[starts]) / EQ_FFT + 1e-20)
+    act = starts[e > e.max() - 35.0]
+    gx, gy = _band_power(x, sr, act), _band_power(y[: len(x)], sr, act)
+    ok = (gx > 0) & (gy > 0)
+    g = np.where(ok, np.log(np.maximum(gx, 1e-30) / np.maximum(gy, 1e-30)), 0.0)
+    g = np.clip(g, -EQ_MAX_DB * math.log(10) / 10, EQ_MAX_DB * math.log(10) / 10)
+    centre = np.sqrt(EQ_EDGES[:-1] * EQ_EDGES[1:])
+    f = np.linspace(0, sr / 2, n_bins)
+    return np.exp(np.interp(np.log(np.maximum(f, EQ_EDGES[1])), np.log(centre), g))
+
+
 @dataclass(frozen=True)
 class Analysis:
     """WORLD analysis of one base chunk: everything ``render`` needs that does not depend on the plan.
     A pure function of the chunk's audio and alignment, so it can be computed once and rendered with
     many plans (the arrays are read-only)."""
     t: np.ndarray            # frame times (s)
-    f0: np.ndarray           # repaired analysis F0 (0 = unvoiced)
-    sp: np.ndarray           # CheapTrick spectral envelope
+    f0: np.ndarray           # F0 the round trip reproduces: the period the waveform repeats at (0 = unvoiced)
+    octave: np.ndarray       # period doubling: the modal pitch is f0 * 2**-octave (0, or -1 on creaky frames)
+    sp: np.ndarray           # CheapTrick spectral envelope, equalised (see _equaliser)
     ap: np.ndarray           # D4C aperiodicity
     pauses: np.ndarray       # frames inside a "sil" phone
 
     @property
     def nbytes(self) -> int:
-        return sum(a.nbytes for a in (self.t, self.f0, self.sp, self.ap, self.pauses))
+        return sum(a.nbytes for a in (self.t, self.f0, self.octave, self.sp, self.ap, self.pauses))
 
 
 def analyse(x: np.ndarray, sr: int, phones: list[tuple[str, float, float]]) -> Analysis:
     """phones: the chunk's (symbol, start_s, end_s) alignment, which marks pauses and voiced phones."""
     pw = pyworld()
     xd = x.astype(np.float64)
-    # Harvest, not DIO: on this voice DIO drops or octave-jumps many voiced frames, and an F0 of 0
-    # re-synthesises a vowel as noise
-    f0, t = pw.harvest(xd, sr, f0_floor=ANALYSIS_F0[0], f0_ceil=ANALYSIS_F0[1], frame_period=FRAME_MS)
+    n = int(len(xd) / sr * 1000 / FRAME_MS) + 1
+    t = np.arange(n) * (FRAME_MS / 1000)
     pauses = _mask(np.array([(a, b) for s_, a, b in phones if s_ == "sil"]).reshape(-1, 2), t)
     voiced_ph = _mask(np.array([(a, b) for s_, a, b in phones if s_[0] in VOICED_IPA]).reshape(-1, 2), t)
     half = int(0.01 * sr)
@@ -213,20 +237,22 @@ def analyse(x: np.ndarray, sr: int, phones: list[tuple[str, float, float]]) -> A
     centre = np.clip(np.rint(t * sr).astype(int), 0, len(xd))
     lo_, hi_ = np.clip(centre - half, 0, len(xd)), np.clip(centre + half, 0, len(xd))
     fdb = 10 * np.log10((c[hi_] - c[lo_]) / np.maximum(hi_ - lo_, 1) + 1e-20)
-    f0 = _repair_octaves(_fill_voicing(f0, voiced_ph, fdb > fdb.max() - 40.0, _acf_f0(xd, sr, t)))
-    fft = pw.get_cheaptrick_fft_size(sr, F0_FLOOR)
-    # not split into frame blocks on threads: CheapTrick and D4C reseed their random generator per call,
-    # so blocks would differ from one call (measured: relative 7e-4 and 0.15 from the second block on)
-    sp = pw.cheaptrick(xd, f0, t, sr, f0_floor=F0_FLOOR, fft_size=fft)
-    ap = pw.d4c(xd, f0, t, sr, fft_size=fft)
-    for a in (t, f0, sp, ap, pauses):
+    f0 = pitch.track(xd, sr, t, voiced_ph, *ANALYSIS_F0)
+    f0, octave = _modal_octaves(_fill_voicing(f0, voiced_ph & (fdb > fdb.max() - 40.0)))
+    fft = pw.get_cheaptrick_fft_size(sr, SP_F0_FLOOR)
+    # the envelope and aperiodicity change more slowly than F0: analysed every SP_STEP / AP_STEP frames
+    # and interpolated (CheapTrick and D4C cost in proportion to their frames; see benchmarks/README.md)
+    ts, ta = np.ascontiguousarray(t[::SP_STEP]), np.ascontiguousarray(t[::AP_STEP])
+    sp = _upsample(pw.cheaptrick(xd, np.ascontiguousarray(f0[::SP_STEP]), ts, sr, f0_floor=SP_F0_FLOOR, fft_size=fft), SP_STEP, n)
+    ap = _upsample(pw.d4c(xd, np.ascontiguousarray(f0[::AP_STEP]), ta, sr, fft_size=fft), AP_STEP, n)
+    sp = sp * _equaliser(xd, synthesize(f0, sp, ap, sr), sr, sp.shape[1])[None, :]
+    for a in (t, f0, octave, sp, ap, pauses):
         a.flags.writeable = False
-    return Analysis(t, f0, sp, ap, pauses)
+    return Analysis(t, f0, octave, sp, ap, pauses)
 
 
 def render(an: Analysis, sr: int, track: PlanTrack, t_offset: float, rng: np.random.Generator) -> Rendered:
     """an: one chunk's ``analyse`` result; t_offset: the chunk's start in utterance source time."""
-    pw = pyworld()
     fp = FRAME_MS / 1000
     t, f0, sp, ap, pauses = an.t, an.f0, an.sp, an.ap, an.pauses
     p = track.at(t + t_offset)
@@ -234,7 +260,9 @@ def render(an: Analysis, sr: int, track: PlanTrack, t_offset: float, rng: np.ran
     power0 = sp.sum(axis=1)
 
     voiced = f0 > 0
-    lf0 = np.log(np.where(voiced, f0, 1.0))
+    # the plan edits the modal pitch; creaky frames keep their period doubling on top of it
+    octave = an.octave.astype(np.float64)
+    lf0 = np.log(np.where(voiced, f0, 1.0)) - math.log(2) * octave
     if voiced.any():
         # range scales excursions around the chunk's median log F0: an affine map in the log domain
         # keeps the median where it was (shift and slope then move it as planned) and scales every
@@ -252,7 +280,7 @@ def render(an: Analysis, sr: int, track: PlanTrack, t_offset: float, rng: np.ran
         new = centre + shape - np.median(shape[voiced]) + ST * p["f0_shift_st"]
         jit = p["jitter"] * rng.standard_normal(n)
         new = new + np.log1p(np.clip(jit, -0.5, 0.5))
-        f0 = np.where(voiced, np.clip(np.exp(new), F0_FLOOR, F0_CEIL), 0.0)
+        f0 = np.where(voiced, np.clip(np.exp(new), F0_FLOOR, F0_CEIL) * 2.0 ** octave, 0.0)
 
     # tilt redistributes energy between bands; loudness then sets the power. The power is restored
     # over +-TILT_NORM_S, not frame by frame: per frame, a fricative (all its energy above 1 kHz) kept
@@ -280,8 +308,7 @@ def render(an: Analysis, sr: int, track: PlanTrack, t_offset: float, rng: np.ran
     near = np.rint(src).astype(int)
     both = (f0[i0] > 0) & (f0[i1] > 0)
     f02 = np.where(both, np.exp((1 - w[:, 0]) * np.log(np.maximum(f0[i0], 1)) + w[:, 0] * np.log(np.maximum(f0[i1], 1))), f0[near])
-    y = pw.synthesize(np.ascontiguousarray(f02), np.ascontiguousarray(sp2), np.ascontiguousarray(np.clip(ap2, 0, 1)),
-                      sr, FRAME_MS)
+    y = synthesize(f02, sp2, ap2, sr)
 
     # loudness the plan asked for, averaged over the frames that carry speech
     loud = p["loudness_db"]
