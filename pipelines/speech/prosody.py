@@ -202,7 +202,7 @@ def _equaliser(x: np.ndarray, y: np.ndarray, sr: int, n_bins: int) -> np.ndarray
     ok = (gx > 0) & (gy > 0)
     g = np.where(ok, np.log(np.maximum(gx, 1e-30) / np.maximum(gy, 1e-30)), 0.0)
     g = np.clip(g, -EQ_MAX_DB * math.log(10) / 10, EQ_MAX_DB * math.log(10) / 10)
-    centre = np.sqrt(EQ_EDGES[:-1] * EQ_EDGES[1:])
+    centre = np.sqrt(np.maximum(EQ_EDGES[:-1], 45.0) * np.minimum(EQ_EDGES[1:], sr / 2))
     f = np.linspace(0, sr / 2, n_bins)
     return np.exp(np.interp(np.log(np.maximum(f, EQ_EDGES[1])), np.log(centre), g))
 
