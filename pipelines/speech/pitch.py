@@ -72,16 +72,16 @@ def track(x: np.ndarray, sr: int, t: np.ndarray, voiced_phone: np.ndarray, floor
 def _viterbi(em: np.ndarray, st: np.ndarray) -> np.ndarray:
     n, k1 = em.shape
     k = k1 - 1
+    trans = np.zeros((n, k1, k1))
+    trans[1:, :k, :k] = JUMP * np.abs(st[:-1, :, None] - st[1:, None, :])
+    trans[:, :k, k] = trans[:, k, :k] = VOICE_SWITCH
     acc = em[0].copy()
     back = np.zeros((n, k1), dtype=np.intp)
-    trans = np.empty((k1, k1))
+    cols = np.arange(k1)
     for i in range(1, n):
-        trans[:k, :k] = JUMP * np.abs(st[i - 1][:, None] - st[i][None, :])
-        trans[:k, k] = trans[k, :k] = VOICE_SWITCH
-        trans[k, k] = 0.0
-        tot = acc[:, None] + trans
+        tot = acc[:, None] + trans[i]
         back[i] = np.argmin(tot, axis=0)
-        acc = tot[back[i], np.arange(k1)] + em[i]
+        acc = tot[back[i], cols] + em[i]
     path = np.empty(n, dtype=np.intp)
     path[-1] = int(np.argmin(acc))
     for i in range(n - 1, 0, -1):

@@ -100,29 +100,48 @@ def pyworld():
     return pw
 
 
+def _range_excursion(d: np.ndarray, k: np.ndarray, voiced: np.ndarray, octave: np.ndarray) -> np.ndarray:
+    """Excursions d (log F0 minus the chunk median) for a range factor k per frame. A narrower range
+    scales them all by k. A wider one scales only those above the median, by the factor that gives the
+    planned 5-95 % spread, and leaves the ones below where they are: range is expanded above a speaker's
+    baseline, which stays put (Liberman & Pierrehumbert 1984; Ladd 1996, ch. 7). Scaling the low tail
+    too pushed this voice's creaky dips far under its floor, where neither Praat nor the recognizer
+    finds a period any more, so the lost frames read as a higher median and a narrower range. The
+    spread is the one a listener hears, creaky frames at their doubled period included."""
+    heard = d + math.log(2) * octave
+    lo, hi = np.percentile(heard[voiced], [5, 95])
+    med = np.median(d[voiced])
+    up = (hi - lo) / max(hi - med, 1e-6)
+    above = np.where(k > 1, 1.0 + (k - 1.0) * up, k)
+    return np.where(d > 0, above, np.minimum(k, 1.0)) * d
+
+
 def _spread(v: np.ndarray) -> float:
     lo, hi = np.percentile(v, [5, 95])
     return float(hi - lo)
 
 
-def _keep_spread(excursion: np.ndarray, slope: np.ndarray, voiced: np.ndarray, iters: int = 30) -> float:
+def _keep_spread(excursion: np.ndarray, slope: np.ndarray, voiced: np.ndarray, iters: int = 30,
+                 offset: np.ndarray | None = None) -> float:
     """The factor k on the excursions that gives k * excursion + slope the 5-95 % spread of the
     excursions alone. The plan's F0 range is that spread (Schröder's range rule; what a listener or a
     recognizer measures over the utterance), and a declination of ~1 st/s over a 5 s sentence widens it
     (it adds to the voice's own fall: sadness' x0.8 range with its -1 st/s came out at x0.88) or, rising,
     narrows it. Bisection within [1/4, 1] or [1, 2]: there the spread grows with k unless the slope
-    dwarfs the excursions, and then the bound is the answer."""
+    dwarfs the excursions, and then the bound is the answer. ``offset`` (not scaled) is added to every
+    contour: the creaky frames' octave, so that the spread is the one heard."""
     e, s = excursion[voiced], slope[voiced]
-    target = _spread(e)
+    o = 0.0 if offset is None else offset[voiced]
+    target = _spread(e + o)
     if not np.any(s) or target <= 0:
         return 1.0
-    now = _spread(e + s)
+    now = _spread(e + s + o)
     if abs(now - target) < 1e-9:
         return 1.0
     lo, hi = (0.25, 1.0) if now > target else (1.0, 2.0)
     for _ in range(iters):
         mid = 0.5 * (lo + hi)
-        lo, hi = (mid, hi) if _spread(mid * e + s) < target else (lo, mid)
+        lo, hi = (mid, hi) if _spread(mid * e + s + o) < target else (lo, mid)
     return 0.5 * (lo + hi)
 
 
@@ -188,23 +207,40 @@ def _band_power(x: np.ndarray, sr: int, frames: np.ndarray) -> np.ndarray:
     return np.bincount(idx, spec, minlength=len(EQ_EDGES) - 1)
 
 
+def _ltas(x: np.ndarray, sr: int) -> np.ndarray:
+    """Band powers of the frames that carry speech (within 35 dB of the loudest)."""
+    hop = EQ_FFT // 2
+    starts = np.arange(0, max(1, len(x) - hop), hop)
+    c = np.concatenate([[0.0], np.cumsum(x ** 2)])
+    e = 10 * np.log10((c[np.minimum(starts + EQ_FFT, len(x))] - c[starts]) / EQ_FFT + 1e-20)
+    return _band_power(x, sr, starts[e > e.max() - 35.0])
+
+
+def _envelope_bands(sp: np.ndarray, sr: int) -> np.ndarray:
+    """The same band powers as the envelope hands them to the synthesiser, over its speech frames."""
+    power = sp.sum(axis=1)
+    act = power > power.max() * 10 ** -3.5
+    f = np.linspace(0, sr / 2, sp.shape[1])
+    idx = np.clip(np.searchsorted(EQ_EDGES, f, side="right") - 1, 0, len(EQ_EDGES) - 2)
+    return np.bincount(idx, sp[act].sum(axis=0), minlength=len(EQ_EDGES) - 1)
+
+
+def _band_gain(g: np.ndarray, sr: int, n_bins: int) -> np.ndarray:
+    """Per-band power ratios, limited to +-EQ_MAX_DB, as a smooth per-bin gain (log-frequency interpolation)."""
+    lim = EQ_MAX_DB * math.log(10) / 10
+    lg = np.clip(np.log(np.where(np.isfinite(g) & (g > 0), g, 1.0)), -lim, lim)
+    centre = np.sqrt(np.maximum(EQ_EDGES[:-1], 45.0) * np.minimum(EQ_EDGES[1:], sr / 2))
+    f = np.linspace(0, sr / 2, n_bins)
+    return np.exp(np.interp(np.log(np.maximum(f, EQ_EDGES[1])), np.log(centre), lg))
+
+
 def _equaliser(x: np.ndarray, y: np.ndarray, sr: int, n_bins: int) -> np.ndarray:
     """Per-bin power gain that gives the round trip the long-term spectrum of its input, in third-octave
     bands over the frames that carry speech. WORLD's pulse excitation reproduces the smooth envelope at
     every harmonic, where this voice's weak first harmonics and creaky sub-harmonics sit below it: the
     identity round trip had 1.4-2.2 dB more energy below 250 Hz and read 1.1 dB lower in spectral tilt."""
-    hop = EQ_FFT // 2
-    starts = np.arange(0, max(1, min(len(x), len(y)) - hop), hop)
-    c = np.concatenate([[0.0], np.cumsum(x ** 2)])
-    e = 10 * np.log10((c[np.minimum(starts + EQ_FFT, len(x))] - c[starts]) / EQ_FFT + 1e-20)
-    act = starts[e > e.max() - 35.0]
-    gx, gy = _band_power(x, sr, act), _band_power(y[: len(x)], sr, act)
-    ok = (gx > 0) & (gy > 0)
-    g = np.where(ok, np.log(np.maximum(gx, 1e-30) / np.maximum(gy, 1e-30)), 0.0)
-    g = np.clip(g, -EQ_MAX_DB * math.log(10) / 10, EQ_MAX_DB * math.log(10) / 10)
-    centre = np.sqrt(np.maximum(EQ_EDGES[:-1], 45.0) * np.minimum(EQ_EDGES[1:], sr / 2))
-    f = np.linspace(0, sr / 2, n_bins)
-    return np.exp(np.interp(np.log(np.maximum(f, EQ_EDGES[1])), np.log(centre), g))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return _band_gain(_ltas(x, sr) / _ltas(y[: len(x)], sr), sr, n_bins)
 
 
 @dataclass(frozen=True)
@@ -218,10 +254,11 @@ class Analysis:
     sp: np.ndarray           # CheapTrick spectral envelope, equalised (see _equaliser)
     ap: np.ndarray           # D4C aperiodicity
     pauses: np.ndarray       # frames inside a "sil" phone
+    band_out: np.ndarray     # output band power per envelope band power at the analysed F0 (see render)
 
     @property
     def nbytes(self) -> int:
-        return sum(a.nbytes for a in (self.t, self.f0, self.octave, self.sp, self.ap, self.pauses))
+        return sum(a.nbytes for a in (self.t, self.f0, self.octave, self.sp, self.ap, self.pauses, self.band_out))
 
 
 def analyse(x: np.ndarray, sr: int, phones: list[tuple[str, float, float]]) -> Analysis:
@@ -246,9 +283,11 @@ def analyse(x: np.ndarray, sr: int, phones: list[tuple[str, float, float]]) -> A
     sp = _upsample(pw.cheaptrick(xd, np.ascontiguousarray(f0[::SP_STEP]), ts, sr, f0_floor=SP_F0_FLOOR, fft_size=fft), SP_STEP, n)
     ap = _upsample(pw.d4c(xd, np.ascontiguousarray(f0[::AP_STEP]), ta, sr, fft_size=fft), AP_STEP, n)
     sp = sp * _equaliser(xd, synthesize(f0, sp, ap, sr), sr, sp.shape[1])[None, :]
-    for a in (t, f0, octave, sp, ap, pauses):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        band_out = _ltas(xd, sr) / _envelope_bands(sp, sr)
+    for a in (t, f0, octave, sp, ap, pauses, band_out):
         a.flags.writeable = False
-    return Analysis(t, f0, octave, sp, ap, pauses)
+    return Analysis(t, f0, octave, sp, ap, pauses, band_out)
 
 
 def render(an: Analysis, sr: int, track: PlanTrack, t_offset: float, rng: np.random.Generator) -> Rendered:
@@ -264,19 +303,19 @@ def render(an: Analysis, sr: int, track: PlanTrack, t_offset: float, rng: np.ran
     octave = an.octave.astype(np.float64)
     lf0 = np.log(np.where(voiced, f0, 1.0)) - math.log(2) * octave
     if voiced.any():
-        # range scales excursions around the chunk's median log F0: an affine map in the log domain
-        # keeps the median where it was (shift and slope then move it as planned) and scales every
-        # percentile distance, so the realised 5-95 % range is the planned multiple. (A moving mean
-        # over +-0.75 s as the centre left the slow phrase contour unscaled and, being a mean, moved
-        # the median: -0.7 st of level for a range x2.) Trade-off: within one chunk of several
-        # sentences, a wider range now also spreads the sentences' own levels apart.
+        # range scales excursions around the chunk's median log F0 (a wider one only above it, see
+        # _range_excursion): the median stays where it was (shift and slope then move it as planned)
+        # and the realised 5-95 % range is the planned multiple. (A moving mean over +-0.75 s as the
+        # centre left the slow phrase contour unscaled and, being a mean, moved the median: -0.7 st of
+        # level for a range x2.) Trade-off: within one chunk of several sentences, a wider range now
+        # also spreads the sentences' own levels apart.
         tv = t[voiced]
         centre = np.median(lf0[voiced])
         # the slope turns around the time that keeps the median where it was: turning around the mean
         # voiced time moved the level of an asymmetric contour by up to 0.3 st against the plan's shift
-        excursion = np.exp(p["log_range"]) * (lf0 - centre)
+        excursion = _range_excursion(lf0 - centre, np.exp(p["log_range"]), voiced, octave)
         slope = ST * p["f0_slope_st"] * (t - tv.mean())
-        shape = _keep_spread(excursion, slope, voiced) * excursion + slope
+        shape = _keep_spread(excursion, slope, voiced, offset=math.log(2) * octave) * excursion + slope
         new = centre + shape - np.median(shape[voiced]) + ST * p["f0_shift_st"]
         jit = p["jitter"] * rng.standard_normal(n)
         new = new + np.log1p(np.clip(jit, -0.5, 0.5))
@@ -309,6 +348,15 @@ def render(an: Analysis, sr: int, track: PlanTrack, t_offset: float, rng: np.ran
     both = (f0[i0] > 0) & (f0[i1] > 0)
     f02 = np.where(both, np.exp((1 - w[:, 0]) * np.log(np.maximum(f0[i0], 1)) + w[:, 0] * np.log(np.maximum(f0[i1], 1))), f0[near])
     y = synthesize(f02, sp2, ap2, sr)
+    if not track.is_identity():
+        # WORLD samples the envelope at the harmonics of the new F0, which moves the band balance (F0
+        # +12 st alone read -1.4 dB of tilt, a range x2 +0.7 dB): one synthesis measures the output's
+        # band powers per envelope band power, and the envelope is corrected to the ratio the analysed
+        # F0 gave (the equalised identity round trip) before the final synthesis
+        with np.errstate(divide="ignore", invalid="ignore"):
+            now = _ltas(y.astype(np.float64), sr) / _envelope_bands(sp2, sr)
+            sp2 = sp2 * _band_gain(an.band_out / now, sr, sp2.shape[1])[None, :]
+        y = synthesize(f02, sp2, ap2, sr)
 
     # loudness the plan asked for, averaged over the frames that carry speech
     loud = p["loudness_db"]
