@@ -234,15 +234,6 @@ def _band_gain(g: np.ndarray, sr: int, n_bins: int) -> np.ndarray:
     return np.exp(np.interp(np.log(np.maximum(f, EQ_EDGES[1])), np.log(centre), lg))
 
 
-def _equaliser(x: np.ndarray, y: np.ndarray, sr: int, n_bins: int) -> np.ndarray:
-    """Per-bin power gain that gives the round trip the long-term spectrum of its input, in third-octave
-    bands over the frames that carry speech. WORLD's pulse excitation reproduces the smooth envelope at
-    every harmonic, where this voice's weak first harmonics and creaky sub-harmonics sit below it: the
-    identity round trip had 1.4-2.2 dB more energy below 250 Hz and read 1.1 dB lower in spectral tilt."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return _band_gain(_ltas(x, sr) / _ltas(y[: len(x)], sr), sr, n_bins)
-
-
 @dataclass(frozen=True)
 class Analysis:
     """WORLD analysis of one base chunk: everything ``render`` needs that does not depend on the plan.
@@ -251,7 +242,7 @@ class Analysis:
     t: np.ndarray            # frame times (s)
     f0: np.ndarray           # F0 the round trip reproduces: the period the waveform repeats at (0 = unvoiced)
     octave: np.ndarray       # period doubling: the modal pitch is f0 * 2**-octave (0, or -1 on creaky frames)
-    sp: np.ndarray           # CheapTrick spectral envelope, equalised (see _equaliser)
+    sp: np.ndarray           # CheapTrick spectral envelope
     ap: np.ndarray           # D4C aperiodicity
     pauses: np.ndarray       # frames inside a "sil" phone
     band_out: np.ndarray     # output band power per envelope band power at the analysed F0 (see render)
@@ -282,7 +273,8 @@ def analyse(x: np.ndarray, sr: int, phones: list[tuple[str, float, float]]) -> A
     ts, ta = np.ascontiguousarray(t[::SP_STEP]), np.ascontiguousarray(t[::AP_STEP])
     sp = _upsample(pw.cheaptrick(xd, np.ascontiguousarray(f0[::SP_STEP]), ts, sr, f0_floor=SP_F0_FLOOR, fft_size=fft), SP_STEP, n)
     ap = _upsample(pw.d4c(xd, np.ascontiguousarray(f0[::AP_STEP]), ta, sr, fft_size=fft), AP_STEP, n)
-    sp = sp * _equaliser(xd, synthesize(f0, sp, ap, sr), sr, sp.shape[1])[None, :]
+    # what the round trip must give per band: the input's long-term spectrum per envelope band power
+    # (render measures WORLD's output against it and corrects the envelope)
     with np.errstate(divide="ignore", invalid="ignore"):
         band_out = _ltas(xd, sr) / _envelope_bands(sp, sr)
     for a in (t, f0, octave, sp, ap, pauses, band_out):
@@ -342,21 +334,23 @@ def render(an: Analysis, sr: int, track: PlanTrack, t_offset: float, rng: np.ran
     i0 = np.floor(src).astype(int)
     i1 = np.minimum(i0 + 1, n - 1)
     w = (src - i0)[:, None]
-    sp2 = np.exp((1 - w) * np.log(sp[i0] + 1e-30) + w * np.log(sp[i1] + 1e-30))
+    sp2 = (1 - w) * sp[i0] + w * sp[i1]
     ap2 = (1 - w) * ap[i0] + w * ap[i1]
     near = np.rint(src).astype(int)
     both = (f0[i0] > 0) & (f0[i1] > 0)
     f02 = np.where(both, np.exp((1 - w[:, 0]) * np.log(np.maximum(f0[i0], 1)) + w[:, 0] * np.log(np.maximum(f0[i1], 1))), f0[near])
+    # WORLD does not give back the band balance of its envelope. Its pulses sample the smooth envelope
+    # at every harmonic, where this voice's weak first harmonics and creaky sub-harmonics sit below it
+    # (the identity round trip had 1.4-2.2 dB more energy below 250 Hz and read 1.1 dB lower in tilt),
+    # and a new F0 samples it elsewhere (F0 +12 st alone read -1.4 dB of tilt, a range x2 +0.7 dB). So
+    # a first synthesis measures the output's third-octave band powers per envelope band power, the
+    # envelope is corrected to the ratio the input had, and the second synthesis is the output:
+    # WORLD is linear in the envelope's power, so one correction suffices (identity: within 0.1 dB)
     y = synthesize(f02, sp2, ap2, sr)
-    if not track.is_identity():
-        # WORLD samples the envelope at the harmonics of the new F0, which moves the band balance (F0
-        # +12 st alone read -1.4 dB of tilt, a range x2 +0.7 dB): one synthesis measures the output's
-        # band powers per envelope band power, and the envelope is corrected to the ratio the analysed
-        # F0 gave (the equalised identity round trip) before the final synthesis
-        with np.errstate(divide="ignore", invalid="ignore"):
-            now = _ltas(y.astype(np.float64), sr) / _envelope_bands(sp2, sr)
-            sp2 = sp2 * _band_gain(an.band_out / now, sr, sp2.shape[1])[None, :]
-        y = synthesize(f02, sp2, ap2, sr)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        now = _ltas(y.astype(np.float64), sr) / _envelope_bands(sp2, sr)
+        sp2 = sp2 * _band_gain(an.band_out / now, sr, sp2.shape[1])[None, :]
+    y = synthesize(f02, sp2, ap2, sr)
 
     # loudness the plan asked for, averaged over the frames that carry speech
     loud = p["loudness_db"]
