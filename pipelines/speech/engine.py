@@ -5,6 +5,7 @@ import math
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -35,8 +36,11 @@ class EmbeddedEngine:
     medium = "speech"
 
     def __init__(self, noise_scale: float | None = None, noise_w_scale: float | None = None,
-                 cache_bytes: int = CACHE_BYTES):
-        self.base = PiperBase(noise_scale=noise_scale, noise_w_scale=noise_w_scale)
+                 cache_bytes: int = CACHE_BYTES, voice: str | Path | None = None, speaker: int | None = None):
+        """``voice``: None (the embedded joe voice), a registry voice name, or a path to a piper .onnx
+        with its .onnx.json beside it; ``speaker``: the speaker id of a multi-speaker voice."""
+        self.base = PiperBase(noise_scale=noise_scale, noise_w_scale=noise_w_scale, voice=voice, speaker=speaker)
+        self.voice = {**self.base.source.to_dict(), "speaker": self.base.speaker}
         self.sample_rate = self.base.sample_rate
         self._counts: dict[str, int] = {}
         # The same words with the same seed give the same base voice and analysis whatever the plan, and
@@ -189,7 +193,7 @@ class EmbeddedEngine:
         plans = [(float(np.interp(t, s_all, o_all)), pl) for t, pl in key_plans]
         return SpeechResult(audio=audio, sample_rate=sr, words=words, phones=phones, plan=plan, plans=plans,
                             engine=self.name, seed=seed, text=" ".join(s for c in chunks_txt for s in c.sentences),
-                            meta={"world_f0": np.concatenate(f0_tracks)} if f0_tracks else {})
+                            meta={"voice": dict(self.voice), **({"world_f0": np.concatenate(f0_tracks)} if f0_tracks else {})})
 
 
 def _key(chunk: textfe.Chunk, seed: int, index: int) -> tuple:
