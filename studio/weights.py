@@ -111,41 +111,6 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
-def lock_path() -> Path:
-    return store_dir() / "registry.lock"
-
-
-def _lock() -> dict:
-    p = lock_path()
-    if not p.is_file():
-        return {}
-    try:
-        return json.loads(p.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise StudioError(f"{p} is not valid JSON ({e}); restore it or delete it and pull the unpinned models again") from None
-
-
-def expected_sha256(name: str, wf: WeightFile) -> str | None:
-    """The registry's pin, else the hash recorded at the file's first pull, else None (never pulled)."""
-    if wf.sha256:
-        return wf.sha256
-    rec = _lock().get(f"{name}/{wf.path}")
-    return rec["sha256"] if rec else None
-
-
-def _record(name: str, wf: WeightFile, sha: str, size: int, source: str) -> None:
-    import datetime
-
-    p = lock_path()
-    data = _lock()
-    data[f"{name}/{wf.path}"] = {"sha256": sha, "size": size, "source": source,
-                                 "recorded": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(p.name + ".part")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, p)
-
-
 @lru_cache(maxsize=64)
 def _verified(path: str, mtime: float, size: int, expected: str, ctime_ns: int = 0, inode: int = 0) -> str:
     """sha256 of a file, cached per identity. The change time and inode are in the key because an edit can keep
@@ -203,9 +168,6 @@ def path(name: str, file: str | None = None) -> Path:
     p = store_dir() / name / wf.path
     if not p.exists():
         raise MissingWeights(f"model file {name}/{wf.path} is not in {store_dir()}: run `studio weights pull {name}`")
-    want = expected_sha256(name, wf)
-    if want is None:
-        raise StudioError(f"{p} has no sha256 in the registry and none recorded in {lock_path()}: run `studio weights pull {name}` to record it")
     st = p.stat()
     want = expected_sha(name, wf)
     actual = _verified(str(p), st.st_mtime, st.st_size, want or "", st.st_ctime_ns, st.st_ino)

@@ -10,6 +10,7 @@ from evals.speech import measure, track_f0
 from pipelines.speech import prosody
 from studio import engines
 from studio.affect import Affect
+from studio.affect.tracks import plan_for
 
 TEXT = "I can't believe you did that. We agreed on everything last week, and now the whole plan is gone."
 
@@ -21,13 +22,13 @@ def engine():
 
 @pytest.fixture(scope="module")
 def plain(engine):
-    r = engine.render(TEXT, Affect.neutral())
+    r = engine.speak(TEXT, plan_for("speech", Affect.neutral()))
     return r, measure(r.audio, r.sample_rate)
 
 
 def test_identity_round_trip_keeps_f0_and_tilt(engine, plain):
     r0, m0 = plain
-    r = engine.render(TEXT, Affect.neutral(), vocode=True)
+    r = engine.speak(TEXT, plan_for("speech", Affect.neutral()), vocode=True)
     m = measure(r.audio, r.sample_rate)
     assert abs(m["f0_median_st"] - m0["f0_median_st"]) <= 0.3
     assert abs(m["tilt_db"] - m0["tilt_db"]) <= 0.5
@@ -40,7 +41,7 @@ def test_creaky_frames_keep_their_period_doubling(engine, plain):
     which takes the single-pulse period) keep their low period through the round trip, instead of
     coming back as regular pulses an octave up."""
     r0, _ = plain
-    r = engine.render(TEXT, Affect.neutral(), vocode=True)
+    r = engine.speak(TEXT, plan_for("speech", Affect.neutral()), vocode=True)
     sr = r0.sample_rate
     x0 = r0.audio.astype(np.float64)
     f_plain, t = track_f0(x0, sr)
@@ -57,7 +58,7 @@ def test_creaky_frames_keep_their_period_doubling(engine, plain):
 @pytest.mark.parametrize("label", ["sadness", "contempt"])
 def test_lowering_plans_land_below_neutral(engine, plain, label):
     _, m0 = plain
-    r = engine.render(TEXT, Affect.of(label, 1.0))
+    r = engine.speak(TEXT, plan_for("speech", Affect.of(label, 1.0)))
     d = measure(r.audio, r.sample_rate)["f0_median_st"] - m0["f0_median_st"]
     assert d < -0.5  # planned -1.0 (sadness) / -0.95 (contempt); was +1.4 / +1.1 with the old round trip
 
@@ -67,7 +68,7 @@ def test_no_step_where_the_path_switches_to_world(engine, plain, label):
     from studio.affect import prosody_plan
 
     _, m0 = plain
-    r = engine.render(TEXT, Affect.of(label, 0.05))
+    r = engine.speak(TEXT, plan_for("speech", Affect.of(label, 0.05)))
     m = measure(r.audio, r.sample_rate)
     planned = prosody_plan(Affect.of(label, 0.05)).f0_shift_st
     assert abs(m["f0_median_st"] - m0["f0_median_st"] - planned) <= 0.3
@@ -76,9 +77,9 @@ def test_no_step_where_the_path_switches_to_world(engine, plain, label):
 
 def test_cold_renders_are_bit_identical(engine):
     engine.cache.clear()
-    a = engine.render(TEXT, Affect.of("anger", 0.8), seed=3)
+    a = engine.speak(TEXT, plan_for("speech", Affect.of("anger", 0.8)), seed=3)
     engine.cache.clear()
-    b = engine.render(TEXT, Affect.of("anger", 0.8), seed=3)
-    warm = engine.render(TEXT, Affect.of("anger", 0.8), seed=3)
+    b = engine.speak(TEXT, plan_for("speech", Affect.of("anger", 0.8)), seed=3)
+    warm = engine.speak(TEXT, plan_for("speech", Affect.of("anger", 0.8)), seed=3)
     assert np.array_equal(a.audio, b.audio) and np.array_equal(a.audio, warm.audio)
     assert np.array_equal(a.meta["world_f0"], b.meta["world_f0"])

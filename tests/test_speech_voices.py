@@ -10,6 +10,7 @@ from pipelines.speech.voice import resolve_voice
 from studio import engines, weights
 from studio.affect import Affect
 from studio.errors import MissingWeights, StudioError
+from studio.affect.tracks import plan_for
 
 TEXT = "The train leaves at seven, so pack your bag tonight."
 
@@ -26,7 +27,7 @@ def other_voice(tmp_path_factory):
 
 def test_a_second_voice_loads_by_path_renders_and_is_recorded(other_voice):
     eng = engines.get("speech", "embedded", voice=str(other_voice))
-    r = eng.render(TEXT, Affect.of("sadness", 0.7), seed=2)
+    r = eng.speak(TEXT, plan_for("speech", Affect.of("sadness", 0.7)), seed=2)
     m = measure(r.audio, r.sample_rate)
     assert r.duration_s > 1.0 and m["voiced_fraction"] > 0.3 and m["rms_db"] > -40
     v = r.meta["voice"]
@@ -34,7 +35,7 @@ def test_a_second_voice_loads_by_path_renders_and_is_recorded(other_voice):
     assert v["path"] == str(other_voice.resolve())
     assert v["sha256"] == weights.model("piper-joe-medium").files[0].sha256  # the bytes that were loaded
     # the same weights through the path route speak exactly what the embedded voice speaks
-    joe = engines.get("speech", "embedded").render(TEXT, Affect.of("sadness", 0.7), seed=2)
+    joe = engines.get("speech", "embedded").speak(TEXT, plan_for("speech", Affect.of("sadness", 0.7)), seed=2)
     assert np.array_equal(r.audio, joe.audio)
     assert joe.meta["voice"]["name"] == "piper-joe-medium" and joe.meta["voice"]["source"] == "registry"
 
@@ -58,7 +59,7 @@ def test_bad_voices_are_refused_with_one_line(other_voice, tmp_path):
 
 
 def test_registry_voices_of_both_sexes_name_their_pull_command(monkeypatch, tmp_path):
-    voices = [m for m in weights.models().values() if m.medium == "speech" and not m.embedded]
+    voices = [m for m in weights.models().values() if m.medium == "speech" and not m.embedded and "voice" in m.role]
     assert {"male", "female"} <= {m.role.split("one ")[-1].split()[0] for m in voices}
     for m in voices:
         assert m.license and any(s.get("hf") == "rhasspy/piper-voices" for s in m.sources)

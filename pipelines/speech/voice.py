@@ -72,7 +72,7 @@ def resolve_voice(voice: str | Path | None) -> VoiceSource:
             raise StudioError(f"registry model {text!r} is not a piper voice (no .onnx and .onnx.json files); "
                               f"voices: {', '.join(_registry_voices())}")
         on = weights.path(text, onnx)
-        return VoiceSource(text, on, weights.path(text, cfg), True, weights.expected_sha256(text, next(f for f in m.files if f.path == onnx)) or "")
+        return VoiceSource(text, on, weights.path(text, cfg), True, weights.expected_sha(text, next(f for f in m.files if f.path == onnx)) or "")
     p = Path(text).expanduser()
     if p.is_dir():
         found = sorted(p.glob("*.onnx"))
