@@ -11,7 +11,7 @@ import threading
 import warnings
 
 NOISE = re.compile(
-    rb"^(WARNING: Logging before InitGoogle\(\)|[WIE]\d{4} [\d:.]+ +\d+ [\w.]+:\d+\]|"
+    rb"(WARNING: Logging before InitGoogle\(\)|[WIE]\d{4} [\d:.]+ +\d+ [\w.]+:\d+\]|"
     rb"INFO: Created TensorFlow Lite|INFO: Initialized TensorFlow Lite|"
     rb".*pkg_resources is deprecated|\s+from pkg_resources import|\s+import pkg_resources|\[transformers\] |"
     rb"(\x1b\[A)?Loading (weights|pipeline components|checkpoint shards))")
@@ -35,10 +35,16 @@ def silence_python_warnings() -> None:
 
 
 def _clean(line: bytes) -> bytes:
-    """Drop the third-party progress-bar redraws ('\\r'-separated) inside one line, keep the studio's own."""
-    if b"\r" not in line:
-        return line
-    return b"\r".join(p for p in line.split(b"\r") if not NOISE.match(p))
+    """Drop third-party text inside one line: progress-bar redraws ('\\r'-separated) and log lines that landed
+    after one of our own progress bars (no newline between them); keep the studio's own."""
+    parts = []
+    for p in line.split(b"\r"):
+        m = NOISE.search(p)
+        if m is not None:
+            p = p[:m.start()]
+        if p:
+            parts.append(p)
+    return b"\r".join(parts) + (b"\r" if line.endswith(b"\r") and parts else b"")
 
 
 def install() -> None:
@@ -67,15 +73,16 @@ def install() -> None:
                 break
             buf += chunk
             *lines, buf = buf.split(b"\n")
-            out = b"".join(_clean(ln) + b"\n" for ln in lines if not NOISE.match(ln) and _clean(ln).strip())
+            kept = [_clean(ln) for ln in lines]
+            out = b"".join(k + b"\n" for k, ln in zip(kept, lines) if k.strip() or not ln.strip())
             if buf and b"\r" in buf:  # a progress bar redraw: show it now
                 head, _, tail = buf.rpartition(b"\r")
                 out += _clean(head + b"\r")
                 buf = tail
             if out:
                 os.write(real, out)
-        if buf and not NOISE.match(buf):
-            os.write(real, buf)
+        if buf and _clean(buf):
+            os.write(real, _clean(buf))
 
     t = threading.Thread(target=pump, name="stderr-filter", daemon=True)
     t.start()

@@ -174,7 +174,7 @@ def path(name: str, file: str | None = None) -> Path:
     if want is None:  # placed by hand before any pull: trust on first use, verified from now on
         _record(name, wf, actual, st.st_size)
     elif actual != want:
-        whose = "registry's" if wf.sha256 else f"recorded ({lock_path()})"
+        whose = "registry's" if wf.sha256 else f"recorded (at first pull, in {lock_path()})"
         raise StudioError(f"refusing {p}: sha256 {actual} does not match the {whose} {want}; delete it and run `studio weights pull {name}`")
     return p
 
