@@ -24,3 +24,12 @@ def bar(total: int | None, desc: str, unit: str = "it", enabled: bool = True, le
         yield b
     finally:
         b.close()
+
+
+def open_bar(enabled: bool, total: int | None, desc: str, unit: str = "it", leave: bool = False):
+    """The same bar for code that closes it itself (``.update(n)``, ``.close()``)."""
+    if not enabled:
+        return _NoBar()
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, leave=leave, dynamic_ncols=True)

@@ -440,14 +440,7 @@ def blend_latent(cur, prev, p, m_prev: np.ndarray, m_cur: np.ndarray, track: Fac
     return (1 - wgt) * cur + wgt * warped
 
 
-class _NoBar:
-    def update(self, n: int = 1) -> None: ...
-    def close(self) -> None: ...
-
-
 def _bar(progress: bool, total: int):
-    if not progress:
-        return _NoBar()
-    from tqdm import tqdm
+    from studio.progress import open_bar
 
-    return tqdm(total=total, desc="diffusion", unit="frame", leave=False)
+    return open_bar(progress, total, "diffusion", "frame")

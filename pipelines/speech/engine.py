@@ -263,16 +263,9 @@ class _LRU:
         return len(self._items)
 
 
-class _NoBar:
-    def update(self, n: int = 1) -> None: ...
-    def close(self) -> None: ...
-
-
 def _bar(progress: bool, total: int):
-    if not progress:
-        return _NoBar()
-    from tqdm import tqdm
+    from studio.progress import open_bar
 
-    return tqdm(total=total, desc="speech", unit="step", leave=False)
+    return open_bar(progress, total, "speech", "step")
 
 

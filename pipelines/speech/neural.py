@@ -369,14 +369,7 @@ def _sentence_seed(seed: int, k: int) -> int:
     return int(np.random.SeedSequence([int(seed), int(k)]).generate_state(1, np.uint64)[0] & np.uint64(2**63 - 1))
 
 
-class _NoBar:
-    def update(self, n: int = 1) -> None: ...
-    def close(self) -> None: ...
-
-
 def _bar(progress: bool, total: int):
-    if not progress:
-        return _NoBar()
-    from tqdm import tqdm
+    from studio.progress import open_bar
 
-    return tqdm(total=total, desc="neural speech", unit="batch", leave=False)
+    return open_bar(progress, total, "neural speech", "batch")
