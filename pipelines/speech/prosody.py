@@ -69,9 +69,6 @@ class Rendered:
     loudness_db_mean: float   # planned loudness over the active output frames
     f0: np.ndarray            # the F0 handed to the synthesiser, one value per output frame (0 = unvoiced)
 
-    def map_time(self, t_src: np.ndarray | float) -> np.ndarray:
-        return np.interp(t_src, self.src_frame_t, self.out_frame_t)
-
 
 def _tilt_curve(n_bins: int, sr: int) -> np.ndarray:
     f = np.linspace(0, sr / 2, n_bins)

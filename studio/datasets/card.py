@@ -121,7 +121,7 @@ def _listed(sp: Spec, rows: list[dict]) -> str:
 
 
 def _version() -> str:
-    from studio.datasets.runner import provenance
+    from studio.datasets.provenance import provenance
 
     p = provenance()
     return "Affect Studio " + p.get("affect_studio", "(source checkout)") + (f" (git {p['git']})" if "git" in p else "")

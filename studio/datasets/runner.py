@@ -24,6 +24,7 @@ from typing import Any, Iterator
 
 from studio.datasets import manifest as mf
 from studio.datasets.items import Item, render_item
+from studio.datasets.provenance import provenance
 from studio.datasets.spec import Spec, load_spec
 from studio.errors import StudioError
 
@@ -307,26 +308,6 @@ def _guard(it: Item, fn) -> dict:
                           "rerun with --resume, with fewer --workers") from None
     except Exception as e:  # a pipeline bug: say which item, keep the finished ones
         raise StudioError(f"{_describe(it)} failed: {type(e).__name__}: {e}; finished items are kept, rerun with --resume (use -v for a traceback)") from e
-
-
-def provenance() -> dict[str, str]:
-    """The code that rendered: outputs are deterministic per item seed *for a given version* of the pipelines."""
-    import subprocess
-    from importlib import metadata
-
-    from studio.weights import REPO_ROOT
-
-    info = {"python": sys.version.split()[0]}
-    with contextlib.suppress(metadata.PackageNotFoundError):
-        info["affect_studio"] = metadata.version("affect-studio")
-    if (REPO_ROOT / ".git").exists():
-        with contextlib.suppress(OSError, subprocess.SubprocessError):
-            head = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5)
-            dirty = subprocess.run(["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--untracked-files=no"],
-                                   capture_output=True, text=True, timeout=5)
-            if head.returncode == 0:
-                info["git"] = head.stdout.strip() + ("+modified" if dirty.stdout.strip() else "")
-    return info
 
 
 def _write_spec_copy(out: Path, sp: Spec) -> None:
