@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from evals.hf_folder import face_crops
 from evals.image_classifier import ImageEmotionClassifier
-from studio.errors import StudioError
 from studio.media import Media
 
 
@@ -23,12 +23,4 @@ class FaceExpressionClassifier(ImageEmotionClassifier):
     weights = "vit-face-expression"
 
     def inputs(self, media: Media) -> list[np.ndarray]:
-        from evals.face_crop import crop_rgb, detect_face
-
-        frames = super().inputs(media)
-        if media.kind == "image":
-            return [crop_rgb(frames[0])]  # raises the FER path's "no face found" line
-        out = [crop_rgb(f, m) for f in frames if (m := detect_face(f)) is not None]
-        if not out:
-            raise StudioError(f"{self.name}: no face found in any of the {len(frames)} sampled frames of {media.name}")
-        return out
+        return face_crops(media, self.name)

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from evals.base import BaseRecognizer, Recognition
-from evals.hf_folder import images_of
+from evals.hf_folder import face_crops
 from evals.label_map import label_map, softmax
 from studio.errors import StudioError
 from studio.media import Media
@@ -100,15 +100,7 @@ class HSEmotionRecognizer(BaseRecognizer):
         return np.asarray(self.session.run([self.output], {self.input: self.preprocess(crops)})[0], np.float64)
 
     def crops(self, media: Media) -> list[np.ndarray]:
-        from evals.face_crop import crop_rgb, detect_face
-
-        frames = images_of(media, self.name)
-        if media.kind == "image":
-            return [crop_rgb(frames[0])]  # raises the FER path's "no face found" line
-        out = [crop_rgb(f, m) for f in frames if (m := detect_face(f)) is not None]
-        if not out:
-            raise StudioError(f"{self.name}: no face found in any of the {len(frames)} sampled frames of {media.name}")
-        return out
+        return face_crops(media, self.name)
 
     def recognize(self, media: Media) -> Recognition:
         crops = self.crops(self.check(media))

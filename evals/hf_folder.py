@@ -149,3 +149,17 @@ def images_of(media: Media, name: str) -> list[np.ndarray]:
             raise StudioError(f"{name}: {media.name} must hold RGB uint8 images (H, W, 3), got {f.dtype} {f.shape}")
         out.append(f)
     return out
+
+
+def face_crops(media: Media, name: str) -> list[np.ndarray]:
+    """RGB face crops (framed as the FER path frames them): the one face of an image, or of every sampled
+    frame of a clip that shows one."""
+    from evals.face_crop import crop_rgb, detect_face
+
+    frames = images_of(media, name)
+    if media.kind == "image":
+        return [crop_rgb(frames[0])]  # raises the FER path's "no face found" line
+    out = [crop_rgb(f, m) for f in frames if (m := detect_face(f)) is not None]
+    if not out:
+        raise StudioError(f"{name}: no face found in any of the {len(frames)} sampled frames of {media.name}")
+    return out

@@ -27,16 +27,6 @@ EDGE_REF, EDGE_SCALE, TEXTURE_WEIGHT = 0.15, 0.15, 0.4
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
-def _as_rgb(media: Any) -> np.ndarray:
-    from studio.media import load_image
-
-    if hasattr(media, "image") and isinstance(getattr(media, "image"), np.ndarray):
-        media = media.image
-    if isinstance(media, (str, Path, np.ndarray)):
-        return load_image(media)
-    raise StudioError(f"image recognizers take a path, an RGB array or an ImageResult, not {type(media).__name__}")
-
-
 def colourfulness(rgb255: np.ndarray) -> float:
     """Hasler & Süsstrunk (2003) M: σ_rgyb + 0.3 μ_rgyb on the opponent axes rg = R−G, yb = (R+G)/2 − B."""
     r, g, b = (rgb255[..., i].astype(np.float64) for i in range(3))

@@ -80,8 +80,9 @@ def png_meta(path: str | Path) -> dict:
         return dict(getattr(im, "text", {}))
 
 
-def load_image(path_or_array, max_side: int = MAX_IMAGE_SIDE) -> np.ndarray:
-    """Any readable image (grey, RGBA, 16-bit, palette) → RGB uint8, downscaled if a side exceeds ``max_side``."""
+def load_image(path_or_array, max_side: int = MAX_IMAGE_SIDE, name: str | None = None) -> np.ndarray:
+    """Any readable image (grey, RGBA, 16-bit, palette) → RGB uint8, downscaled if a side exceeds ``max_side``.
+    ``name``: what to call the file in messages (a web upload's own name, not the server's copy)."""
     from PIL import Image, UnidentifiedImageError
 
     if isinstance(path_or_array, np.ndarray):
@@ -97,12 +98,12 @@ def load_image(path_or_array, max_side: int = MAX_IMAGE_SIDE) -> np.ndarray:
     else:
         p = Path(path_or_array)
         if not p.exists():
-            raise StudioError(f"image {p} does not exist")
+            raise StudioError(f"image {name or p} does not exist")
         try:
             img = Image.open(p)
             img.load()
         except (UnidentifiedImageError, OSError, SyntaxError) as e:
-            raise StudioError(f"cannot read {p} as an image ({type(e).__name__}); give a PNG or JPEG file") from None
+            raise StudioError(f"cannot read {name or p} as an image ({type(e).__name__}); give a PNG or JPEG file") from None
         if img.mode in ("I;16", "I;16B", "I;16L", "I"):
             a = np.asarray(img, dtype=np.float64)
             img = Image.fromarray(np.clip(a / max(1.0, a.max()) * 255, 0, 255).astype(np.uint8))

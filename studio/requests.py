@@ -112,8 +112,9 @@ class FaceRequest(Request):
             _text(self.text, "the text to speak", "Hello there.")
         elif isinstance(self.affect, Trajectory):
             raise StudioError("a still takes one affect, not a trajectory; give text to render a video")
-        if isinstance(self.size, bool) or not isinstance(self.size, int) or not 64 <= self.size <= 4096:
-            raise StudioError(f"size must be a whole number of pixels in [64, 4096], got {self.size!r}")
+        if isinstance(self.size, bool) or not isinstance(self.size, int) or not 128 <= self.size <= 2048 or self.size % 2:
+            raise StudioError(f"size must be an even whole number of pixels in [128, 2048] (H.264 needs even sides), "
+                              f"got {self.size!r}")
         if isinstance(self.face_index, bool) or not isinstance(self.face_index, int) or self.face_index < 0:
             raise StudioError(f"face index must be a whole number >= 0, got {self.face_index!r}")
 

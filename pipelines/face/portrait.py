@@ -85,7 +85,7 @@ def _lip_closure(p: "Portrait", disp: np.ndarray) -> np.ndarray:
 def prepare(portrait, *, face_index: int = 0, size: int = 512, neutralise: bool = True) -> Portrait:
     import cv2
 
-    from studio.media import default_portrait, load_image
+    from studio.media import default_portrait
 
     if size < 128 or size > 2048:
         raise StudioError(f"--size {size} is out of range; use 128..2048 (512 is the default)")

@@ -70,6 +70,7 @@ OPTIONAL: dict[str, dict[str, type | tuple]] = {
 for _m, _keys in OPTIONAL.items():
     MEDIUM_KEYS[_m] |= set(_keys)
 COMMON_KEYS = {"medium", "emotion", "intensity", "seed"}
+SIZE_RANGES = {"fps": (1, 60), "size": (128, 2048), "width": (16, 4096), "height": (16, 4096)}
 DEFAULTS: dict[str, dict[str, Any]] = {
     "speech": {"engine": "embedded", "format": "wav"},
     "face": {"mode": "express", "portrait": "default", "fps": 25, "size": 512},
@@ -375,11 +376,12 @@ def _table(t: Mapping, where: _Where, ctx: _Context, base_seed: int, grid: bool)
         raise StudioError(f"{where}: face mode must be 'express' (a still) or 'talk' (a clip with speech), got {mode!r}")
     if medium == "speech" and opts["format"] not in AUDIO_FORMATS:
         raise StudioError(f"{where}: speech format must be 'wav' or 'flac', got {opts['format']!r}")
-    for k in ("fps", "size", "width", "height"):
+    for k, (lo, hi) in SIZE_RANGES.items():  # the ranges the requests accept (studio.requests)
         if k in opts:
             v = opts[k]
-            if isinstance(v, bool) or not isinstance(v, int) or not 16 <= v <= 4096 and k != "fps" or (k == "fps" and not 1 <= v <= 120):
-                raise StudioError(f"{where.at(k)}: {k} must be a whole number ({'1-120' if k == 'fps' else '16-4096'}), got {v!r}")
+            if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi or (k == "size" and v % 2):
+                even = " and even" if k == "size" else ""
+                raise StudioError(f"{where.at(k)}: {k} must be a whole number in {lo}-{hi}{even}, got {v!r}")
     if medium == "face" and mode == "express":
         if "text" in t or "texts" in t:
             raise StudioError(f"{where}: face 'express' renders a still and takes no text; set mode = 'talk' for a clip")

@@ -30,10 +30,7 @@ def portrait_of(upload) -> np.ndarray:
     p = _file_path(upload)
     if p is None:
         return default_portrait()
-    try:
-        img = load_image(p, max_side=1024)
-    except StudioError as e:  # name the user's file, not the server's temporary copy of it
-        raise StudioError(str(e).replace(str(p), Path(p).name)) from None
+    img = load_image(p, max_side=1024, name=Path(p).name)  # the user's file name, not the server's copy
     if min(img.shape[:2]) < 64:
         raise StudioError(f"portrait is only {img.shape[1]}x{img.shape[0]} pixels; upload one at least 64x64 with a visible face")
     return img
