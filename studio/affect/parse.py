@@ -49,28 +49,15 @@ def _anchors() -> tuple[list[str], list[str]]:
 
 @lru_cache(maxsize=1)
 def _anchor_matrix() -> tuple[np.ndarray, tuple[str, ...]]:
-    """Anchor embeddings, cached on disk beside the model keyed by the anchor list."""
-    from studio import weights
+    """Anchor embeddings, a derived cache keyed by the anchor list and the embedding model's hashes."""
+    from studio import derived
     from studio.affect.embedder import MODEL, embedder
 
     phrases, owners = _anchors()
-    key = hashlib.sha256("\n".join(phrases).encode()).hexdigest()[:16]
-    cache = weights.store_dir() / MODEL / f"anchors-{key}.npy"
-    mat = None
-    if cache.exists():
-        try:
-            mat = np.load(cache, allow_pickle=False)
-        except (OSError, ValueError):
-            mat = None
-    if mat is None or mat.shape[0] != len(phrases):
-        mat = embedder().encode(phrases)
-        try:
-            tmp = cache.with_suffix(".part.npy")
-            np.save(tmp, mat, allow_pickle=False)
-            tmp.replace(cache)
-        except OSError:
-            pass
-    return mat, tuple(owners)
+    inputs = {"phrases": hashlib.sha256("\n".join(phrases).encode()).hexdigest(), "model": derived.model_digest(MODEL)}
+    arrays = derived.cached("anchors", inputs, lambda: {"embeddings": embedder().encode(phrases)},
+                            valid=lambda a: a.get("embeddings", np.empty(0)).shape[:1] == (len(phrases),))
+    return arrays["embeddings"], tuple(owners)
 
 
 def _strip_modifiers(text: str) -> tuple[str, float, bool]:

@@ -79,10 +79,10 @@ def iter_evaluate(out_dir: Any, progress: bool = False, recognizers: Sequence[st
     refs = neutral_references(df)
     for item in tqdm(df.to_dict("records"), desc="eval", unit="item", file=sys.stderr, disable=not progress, dynamic_ncols=True):
         errors: list[str] = []
-        path = out / item["file"]
         try:
+            path = mf.inside(out, item["file"], f"manifest item {item['id']}")
             ref = refs.get(item["id"])
-            recs = recognize_file(item["medium"], path, errors, reference=out / ref if ref else None,
+            recs = recognize_file(item["medium"], path, errors, reference=mf.inside(out, ref) if ref else None,
                                   recognizers=recognizers)
         except StudioError as e:
             recs, errors = [], errors + [str(e)]

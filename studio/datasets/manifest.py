@@ -7,11 +7,15 @@ either a counted, complete file or nothing counted. A torn last line (killed mid
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Any, Iterable
 
+from studio.errors import StudioError
 from studio.media import atomic_path
+
+log = logging.getLogger(__name__)
 
 JOURNAL = "manifest.jsonl"
 PARQUET = "manifest.parquet"
@@ -21,19 +25,45 @@ META_COLUMNS = ["file_name", "id", "label", "emotion", "intensity", "valence", "
                 "text", "prompt", "portrait", "engine", "sha256"]
 
 
+def inside(out_dir: Path, rel: Any, where: str = "manifest") -> Path:
+    """The media file a row names, which must be ``<folder>/<file>`` resolving inside the dataset folder: a
+    journal or manifest is a file anyone can edit, and the paths in it are read, hashed and written next to."""
+    out = Path(out_dir)
+    ok = isinstance(rel, str) and rel and "\\" not in rel and not rel.startswith("/") and "\0" not in rel
+    parts = rel.split("/") if ok else []
+    if ok and len(parts) == 2 and all(x not in ("", ".", "..") for x in parts):
+        p = out / rel
+        try:
+            if p.resolve().is_relative_to(out.resolve()):
+                return p
+        except (OSError, RuntimeError):  # a symlink loop
+            pass
+    raise StudioError(f"{where}: file {rel!r} is not a file inside {out}; the row was edited or damaged and is ignored "
+                      f"(its item is rendered again on --resume)")
+
+
 def read_journal(out_dir: Path) -> list[dict[str, Any]]:
-    """Complete rows in append order; later rows for the same id replace earlier ones."""
+    """Complete rows in append order; later rows for the same id replace earlier ones. Rows that are not
+    objects with an id, or that name a file outside the dataset folder, are refused with one warning each."""
     p = Path(out_dir) / JOURNAL
     if not p.exists():
         return []
     rows: dict[str, dict] = {}
     with open(p, "rb") as f:
-        for line in f:
+        for n, line in enumerate(f, 1):
             if not line.endswith(b"\n"):
                 break  # torn write from a crash: the item will be rendered again
             try:
                 row = json.loads(line)
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                continue
+            if not isinstance(row, dict) or not isinstance(row.get("id"), str):
+                log.warning("%s line %d is not a manifest row; ignored", JOURNAL, n)
+                continue
+            try:
+                inside(out_dir, row.get("file"), f"{JOURNAL} line {n}")
+            except StudioError as e:
+                log.warning("%s", e)
                 continue
             rows[row["id"]] = row
     return list(rows.values())

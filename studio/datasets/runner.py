@@ -77,7 +77,7 @@ def _finished(out: Path, sp: Spec, resume: bool) -> dict[str, int]:
         raise StudioError(f"{out} already holds a dataset ({len(rows)} items in {mf.JOURNAL}); pass --resume to continue it, or choose an empty folder")
     keep = []
     for r in rows:
-        p = out / r.get("file", "")
+        p = mf.inside(out, r["file"])  # read_journal refused rows naming files outside the folder
         if p.is_file() and p.stat().st_size == r.get("bytes") and sha256_of(p) == r.get("sha256"):
             keep.append(r)
     if rows or (out / mf.JOURNAL).exists():

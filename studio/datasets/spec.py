@@ -42,7 +42,9 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from studio.datasets.grid import Axis, Table, intensity_key, link, row_keys
 from studio.datasets.items import Item
+from studio.affect.core import MAX_INTENSITY
 from studio.errors import StudioError
+from studio.requests import SEED_MAX
 
 MEDIA = ("speech", "face", "image")
 FACE_MODES = ("express", "talk")
@@ -70,6 +72,18 @@ OPTIONAL: dict[str, dict[str, type | tuple]] = {
 for _m, _keys in OPTIONAL.items():
     MEDIUM_KEYS[_m] |= set(_keys)
 COMMON_KEYS = {"medium", "emotion", "intensity", "seed"}
+# the type every key must have: (types, how the message says it); optional keys add theirs below
+KEY_TYPES: dict[str, tuple[type | tuple, str]] = {
+    "medium": (str, "text"), "mode": (str, "text ('express' or 'talk')"), "engine": (str, "text (an engine name)"),
+    "format": (str, "text ('wav' or 'flac')"), "weights": (str, "text (a local folder)"),
+    "text": (str, "text"), "prompt": (str, "text"), "portrait": (str, "text ('default' or a path)"),
+    "seed": (int, "a whole number in 0 .. 2^63-1"), "intensity": ((int, float), "a number in [0, 1.5]"),
+    "fps": (int, "a whole number"), "size": (int, "a whole number"), "width": (int, "a whole number"),
+    "height": (int, "a whole number"), "emotion": ((str, list), "text or a [v, a, d] list"),
+}
+for _keys in OPTIONAL.values():
+    for _k, _typ in _keys.items():
+        KEY_TYPES.setdefault(_k, (_typ, "text (a name or a path)" if _typ is str else "a number"))
 SIZE_RANGES = {"fps": (1, 60), "size": (128, 2048), "width": (16, 4096), "height": (16, 4096)}
 DEFAULTS: dict[str, dict[str, Any]] = {
     "speech": {"engine": "embedded", "format": "wav"},
@@ -247,6 +261,26 @@ def read_spec_source(spec: Any) -> tuple[dict, str | None, str, Path]:
     return data, text, name, base
 
 
+def upper_bound(data: Mapping) -> int:
+    """At most how many items a parsed spec can hold: the product of each table's list lengths, summed (tables
+    that overlap count twice). Needs no validation, so a server can refuse a huge paste before any work."""
+    total = 0
+    for table in ("grid", "item"):
+        rows = data.get(table, [])
+        for t in rows if isinstance(rows, list) else []:
+            if not isinstance(t, Mapping):
+                continue
+            n = 1
+            for single, plural in LISTABLE.items():
+                v = t.get(plural, t.get(single))
+                if single == "seed" and isinstance(v, int) and not isinstance(v, bool):
+                    n *= max(v, 0) if plural in t else 1
+                elif isinstance(v, list) and not (single == "emotion" and _is_vad(v)):
+                    n *= len(v)
+            total += n
+    return total
+
+
 def load_spec(spec: Any) -> Spec:
     data, text, name, base = read_spec_source(spec)
     for k in data:
@@ -266,7 +300,12 @@ def load_spec(spec: Any) -> Spec:
             raise StudioError(f"{name}: {tname} must be an array of tables written [[{tname}]]")
     if not grids and not items:
         raise StudioError(f"{name}: the spec has no [[grid]] or [[item]] tables; see examples/demo.toml")
-    base_seed = _as_int(ds.get("seed", 0), "dataset.seed", name)
+    for k in ("name", "description", "license"):
+        if k in ds and not isinstance(ds[k], str):
+            raise StudioError(f"{name}{_line_of(text, k)}: [dataset] {k} must be text in quotes, got {ds[k]!r}")
+    base_seed = _as_int(ds.get("seed", 0), "dataset.seed", name + _line_of(text, "seed"))
+    if not 0 <= base_seed <= SEED_MAX:
+        raise StudioError(f"{name}{_line_of(text, 'seed')}: dataset.seed must be in 0 .. 2^63-1, got {base_seed}")
     ctx = _Context(text, name, base)
     tables = [_table(g, _Where(name, text, "grid", gi), ctx, base_seed, grid=True) for gi, g in enumerate(grids)]
     tables += [_table(it, _Where(name, text, "item", ii), ctx, base_seed, grid=False) for ii, it in enumerate(items)]
@@ -279,6 +318,34 @@ def _as_int(v: Any, what: str, where: str) -> int:
     if isinstance(v, bool) or not isinstance(v, int):
         raise StudioError(f"{where}: {what} must be a whole number, got {v!r}")
     return v
+
+
+def _item_seed(base_seed: int, s: Any, where: str) -> int:
+    """dataset.seed + the listed seed, in the one seed range (the manifest stores seeds as int64)."""
+    if isinstance(s, bool) or not isinstance(s, int):
+        raise StudioError(f"{where}: a seed is a whole number in 0 .. 2^63-1, got {s!r}")
+    if not 0 <= base_seed + s <= SEED_MAX:
+        total = f" (dataset.seed {base_seed} + {s})" if base_seed else ""
+        raise StudioError(f"{where}: seed {base_seed + s}{total} is outside 0 .. 2^63-1 ({SEED_MAX}); give seeds in that range")
+    return base_seed + s
+
+
+def _check_types(t: Mapping, where: "_Where", grid: bool) -> None:
+    """Every scalar and list key has its type checked before anything is built, named with its line."""
+    for k, v in t.items():
+        single = next((s for s, pl in LISTABLE.items() if k == pl), k)
+        kind = KEY_TYPES.get(single)
+        if kind is None:
+            continue
+        typ, words = kind
+        vals = v if (k != single or single in LISTABLE) and isinstance(v, list) and not (single == "emotion" and _is_vad(v)) else [v]
+        if k != single and isinstance(v, int) and not isinstance(v, bool) and single == "seed":
+            continue  # seeds = N
+        if single == "emotion":
+            continue  # strings or [v, a, d] lists, checked with their meaning below
+        for x in vals:
+            if isinstance(x, bool) or not isinstance(x, typ):
+                raise StudioError(f"{where.at(k)}: {k} must be {words}{' (or a list of them)' if single in LISTABLE else ''}, got {x!r}")
 
 
 class _Context:
@@ -362,6 +429,7 @@ def _table(t: Mapping, where: _Where, ctx: _Context, base_seed: int, grid: bool)
             if other and other != medium and k.rstrip("s") not in allowed:
                 hint = f"{k!r} belongs to {other} items; " + hint
             raise StudioError(f"{where.at(k)}: unknown key {k!r} for {'an' if medium == 'image' else 'a'} {medium} {'grid' if grid else 'item'}; {hint}")
+    _check_types(t, where, grid)
     d = DEFAULTS[medium]
     opts = {k: t.get(k, d[k]) for k in MEDIUM_KEYS[medium] & SCALAR if k in d}
     for k, typ in OPTIONAL[medium].items():
@@ -390,13 +458,18 @@ def _table(t: Mapping, where: _Where, ctx: _Context, base_seed: int, grid: bool)
     emotions = _values(t, "emotion", grid, where, ["neutral"])
     intensities = _values(t, "intensity", grid, where, [1.0])
     raw_seeds = _values(t, "seed", grid, where, [0])
+    seed_at = where.at(LISTABLE["seed"] if grid and LISTABLE["seed"] in t else "seed")
     if isinstance(raw_seeds, range):
         seeds: Any = range(base_seed + raw_seeds.start, base_seed + raw_seeds.stop)
+        if seeds.stop - 1 > SEED_MAX:
+            raise StudioError(f"{seed_at}: seeds run up to {seeds.stop - 1} (dataset.seed {base_seed} + {raw_seeds.stop - 1}); "
+                              f"every item's seed must be in 0 .. 2^63-1 ({SEED_MAX}); use fewer seeds or a smaller dataset.seed")
     else:
-        seeds = tuple(dict.fromkeys(base_seed + _as_int(s, "seed", where) for s in raw_seeds))
+        seeds = tuple(dict.fromkeys(_item_seed(base_seed, s, seed_at) for s in raw_seeds))
     for x in intensities:
-        if isinstance(x, bool) or not isinstance(x, (int, float)):
-            raise StudioError(f"{where}: intensity must be a number in [0, 1.5], got {x!r}")
+        if isinstance(x, bool) or not isinstance(x, (int, float)) or not 0 <= x <= MAX_INTENSITY:
+            raise StudioError(f"{where.at(LISTABLE['intensity'] if grid and 'intensities' in t else 'intensity')}: "
+                              f"intensity must be a number in [0, {MAX_INTENSITY:g}], got {x!r}")
     emotions = [",".join(f"{float(v):g}" for v in e) if isinstance(e, list) else e for e in emotions]
     for e in emotions:
         if not isinstance(e, str):

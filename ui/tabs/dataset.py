@@ -14,6 +14,7 @@ from studio.errors import StudioError
 from ui.results import job_dir, user_errors
 
 MAX_ITEMS = 24
+MAX_SPEC_CHARS = 20_000
 EXAMPLE = """[dataset]
 name = "ui-demo"
 
@@ -44,14 +45,22 @@ def _spec_text(text: str | None, upload) -> str:
     return text
 
 
-def _refuse_server_files(text: str) -> None:
-    """Before the spec is loaded (loading reads portrait files): only the default portrait, no weight paths."""
+def _refuse_before_loading(text: str) -> None:
+    """Before the spec is loaded (loading reads portrait files and parses every emotion): a bounded paste, at most
+    MAX_ITEMS items by its list lengths, only the default portrait, no weight paths."""
     import tomllib
 
+    from studio.datasets.spec import upper_bound
+
+    if len(text) > MAX_SPEC_CHARS:
+        raise StudioError(f"the spec is {len(text):,} characters; the web demo takes at most {MAX_SPEC_CHARS:,} (use `studio render` for big specs)")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError:
         return  # load_spec reports it with the line number
+    n = upper_bound(data)
+    if n > MAX_ITEMS:  # counted from the list lengths alone: a huge paste costs the server nothing
+        raise StudioError(f"the spec holds up to {n:,} items; the web demo renders at most {MAX_ITEMS} (use `studio render` for more)")
     for table in ("grid", "item"):
         rows = data.get(table, [])
         for i, t in enumerate(rows if isinstance(rows, list) else []):
@@ -68,7 +77,7 @@ def check_spec(text: str):
     """Validated spec within the demo's limits."""
     from studio.datasets.spec import load_spec
 
-    _refuse_server_files(text)
+    _refuse_before_loading(text)
     spec = load_spec(text if "\n" in text or "=" in text else text + "\n")
     if len(spec.items) > MAX_ITEMS:
         raise StudioError(f"the spec expands to {len(spec.items)} items; the web demo renders at most {MAX_ITEMS} (use `studio render` for more)")
