@@ -49,6 +49,7 @@ class Model:
     files: tuple[WeightFile, ...]
     sources: tuple[dict, ...] = field(default=())
     noncommercial: bool = False  # its licence forbids commercial use: flagged wherever it is listed
+    speaker_sex: str = ""        # voices: the one speaker's sex, from the dataset description (listed in dataset cards)
 
 
 def registry_path() -> Path:
@@ -85,7 +86,8 @@ def _load(path: str) -> dict[str, Model]:
     for m in data.get("model", []):
         files = tuple(WeightFile(**f) for f in m["files"])
         out[m["name"]] = Model(m["name"], m["medium"], m["role"], m["license"], bool(m.get("embedded", False)),
-                               files, tuple(m.get("sources", ())), bool(m.get("noncommercial", False)))
+                               files, tuple(m.get("sources", ())), bool(m.get("noncommercial", False)),
+                               str(m.get("speaker_sex", "")))
     return out
 
 

@@ -28,6 +28,13 @@ def models_used(rows: list[dict], free_text: bool) -> list[tuple[str, str, str]]
         for n in ENGINE_MODELS.get((r["medium"], r["mode"], r.get("engine") or "embedded"), ()):
             if n not in names:
                 names.append(n)
+    for r in rows:  # a registry voice other than joe replaces it (path voices are listed as speakers)
+        v = r.get("voice")
+        if r.get("voice_source") == "registry" and v and v not in names:
+            names.append(v)
+    if not any(r.get("voice") == "piper-joe-medium" or not r.get("voice") for r in rows if r["medium"] == "speech"
+               or r["mode"] == "talk"):
+        names = [n for n in names if n != "piper-joe-medium"]
     if free_text:
         names.append("minilm-l6-v2")
     table = weights.models()
@@ -78,6 +85,7 @@ def card_text(sp: Spec, rows: list[dict]) -> str:
         _md_table(["medium", "mode", "engine"], [list(e) for e in engines]), "",
         _md_table(["model", "role", "license"], [list(u) for u in used]) if used else "No registry model was used.", "",
     ]
+    parts += _speakers(rows)
     portraits = sorted({r["portrait"] for r in rows if r.get("portrait")})
     if portraits:
         parts += ["Portraits: " + ", ".join("`default` (the scikit-image astronaut photo, NASA, public domain)" if p == "default"
@@ -110,6 +118,29 @@ def card_text(sp: Spec, rows: list[dict]) -> str:
               "written from it. `studio render SPEC -o DIR --resume` continues an interrupted run; "
               "`studio eval DIR` back-classifies every item into `eval.parquet` and `report.md`.", ""]
     return "\n".join(parts)
+
+
+def _speakers(rows: list[dict]) -> list[str]:
+    """The base voices that speak in the dataset: sex and licence from the registry, items per voice."""
+    from studio import weights
+
+    voiced = [r for r in rows if r.get("voice")]
+    if not voiced:
+        return []
+    table = weights.models()
+    per = Counter((r["voice"], r.get("voice_source"), r.get("speaker_id"), r.get("voice_sha256")) for r in voiced)
+    lines = []
+    for (name, source, spk, sha), n in sorted(per.items(), key=lambda kv: str(kv[0])):
+        m = table.get(name) if source == "registry" else None
+        sex = (m.speaker_sex if m else "") or "not recorded"
+        lic = m.license if m else "supplied by the dataset's author (a local piper voice): see its own card"
+        lines.append([f"`{name}`" + (f" #{spk}" if spk not in (None, 0) else ""), source or "", sex, lic,
+                      f"`{(sha or '')[:12]}`", n])
+    sexes = Counter(row[2] for row in lines)
+    summary = ", ".join(f"{k} {v}" for k, v in sorted(sexes.items()))
+    return ["## Speakers", "", f"{len(lines)} base voice(s) ({summary}); speech and talking-head items name theirs in "
+            "the manifest's `voice`, `voice_sha256` and `speaker_id` columns.", "",
+            _md_table(["voice", "source", "sex", "license", "sha256", "items"], lines), ""]
 
 
 def _listed(sp: Spec, rows: list[dict]) -> str:

@@ -137,6 +137,19 @@ def media_facts(result: Any) -> dict[str, Any]:
     return out
 
 
+def voice_facts(result: Any) -> dict[str, Any]:
+    """Which base voice spoke (speech, and the talking head's speech): name, where it came from, its sha256
+    and speaker number, so a dataset's speakers can be listed and checked."""
+    meta = getattr(result, "meta", None) or {}
+    if "voice" not in meta and getattr(result, "speech", None) is not None:
+        meta = getattr(result.speech, "meta", None) or {}
+    v = meta.get("voice")
+    if not isinstance(v, dict):
+        return {}
+    return {"voice": v.get("name"), "voice_source": v.get("source"), "voice_sha256": v.get("sha256"),
+            "speaker_id": v.get("speaker")}
+
+
 def render_item(item: Item, out_dir: Path) -> dict[str, Any]:
     """Render one item into ``out_dir/item.rel_path`` atomically and return its manifest row."""
     from studio.media import atomic_path
@@ -149,6 +162,7 @@ def render_item(item: Item, out_dir: Path) -> dict[str, Any]:
         result.save(tmp, sidecar=False)  # the manifest row is this item's metadata
     row = item.request_row()
     row.update(media_facts(result))
+    row.update(voice_facts(result))
     plan = getattr(result, "plan", None)
     from studio.serial import jsonable
 

@@ -22,7 +22,7 @@ PARQUET = "manifest.parquet"
 SPEC_COPY = "spec.json"
 # columns written to each media folder's metadata.csv (the Hugging Face audiofolder/imagefolder convention)
 META_COLUMNS = ["file_name", "id", "label", "emotion", "intensity", "valence", "arousal", "dominance", "seed",
-                "text", "prompt", "portrait", "engine", "sha256"]
+                "text", "prompt", "portrait", "engine", "voice", "sha256"]
 
 
 def inside(out_dir: Path, rel: Any, where: str = "manifest") -> Path:
@@ -99,7 +99,8 @@ class Journal:
 # manifest column order: identity, request, requested affect, media facts, plan, file identity
 COLUMNS = ["id", "index", "medium", "mode", "file", "emotion", "intensity", "label", "valence", "arousal", "dominance",
            "trajectory", "text", "prompt", "portrait", "portrait_sha256", "seed", "engine", "options", "affect",
-           "duration_s", "width", "height", "frames", "plan", "sha256", "bytes"]
+           "duration_s", "width", "height", "frames", "voice", "voice_source", "voice_sha256", "speaker_id", "plan",
+           "sha256", "bytes"]
 
 
 def rows_frame(rows: list[dict]):

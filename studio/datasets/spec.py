@@ -18,11 +18,21 @@
 
 Keys (a grid takes the plural list form of emotion/intensity/seed/text/prompt/portrait, an item the singular):
     all media   medium, emotion(s), intensity/intensities (default 1.0), seed(s) (default 0; ``seeds = N`` = 0..N-1)
-    speech      text(s), engine ("embedded"), format ("wav" | "flac")
+    speech      text(s), engine ("embedded"), format ("wav" | "flac"), voice / voices (grid: one pass per voice)
     face        mode ("express" still | "talk" clip), portrait(s) ("default" or a path relative to the spec),
-                text(s) (talk only), fps (talk, 25), size (talk, 512)
+                text(s) (talk only), fps (talk, 25), size (talk, 512), voice / voices (talk)
     image       prompt(s), engine ("embedded" | "diffusion" | "auto"), width, height (512), weights (a local folder)
     [dataset]   name, description, license, seed (added to every item's seed)
+
+Types and ranges, checked when the spec is read (before anything renders), each error with its line:
+    text keys    medium, mode, engine, format, weights, text, prompt, portrait, voice, and the neural options'
+                 paths: TOML strings in quotes
+    emotion      a string (label, mixture, "v,a,d", free text, "a > b") or a [v, a, d] list of numbers
+    intensity    a number in [0, 1.5]
+    seed         a whole number; dataset.seed + each seed must lie in 0 .. 2^63-1 (the manifest stores int64)
+    fps 1-60, size 128-2048 (even), width and height 16-4096: whole numbers
+    voice        a registry voice name (`studio weights`) or a piper .onnx path relative to the spec, loaded
+                 and checked once per distinct voice
 Neutral at any intensity is one request (rendered once). Trajectories need time: speech and face "talk" only.
 
 Grids stay lazy (studio/datasets/grid.py): a spec is counted, indexed and iterated without building its
@@ -307,11 +317,28 @@ def load_spec(spec: Any) -> Spec:
     if not 0 <= base_seed <= SEED_MAX:
         raise StudioError(f"{name}{_line_of(text, 'seed')}: dataset.seed must be in 0 .. 2^63-1, got {base_seed}")
     ctx = _Context(text, name, base)
-    tables = [_table(g, _Where(name, text, "grid", gi), ctx, base_seed, grid=True) for gi, g in enumerate(grids)]
+    tables = [_table(g, w, ctx, base_seed, grid=True)
+              for gi, grid in enumerate(grids) for w in [_Where(name, text, "grid", gi)] for g in _per_voice(grid, w)]
     tables += [_table(it, _Where(name, text, "item", ii), ctx, base_seed, grid=False) for ii, it in enumerate(items)]
     return Spec(name=str(ds.get("name", "dataset" if name.startswith("<") else Path(name).stem)),
                 description=str(ds.get("description", "")), license=str(ds.get("license", "see the models' licenses below")),
                 tables=tables, source=name, raw=data)
+
+
+def _per_voice(t: Mapping, where: "_Where") -> list[Mapping]:
+    """``voices = [a, b]`` in a grid: one table per voice, in the listed order (a voice is an engine option, so
+    each voice's items are their own family; nothing is shared or deduplicated across voices)."""
+    if "voices" not in t:
+        return [t]
+    if t.get("medium") not in ("speech", "face"):
+        raise StudioError(f"{where.at('voices')}: voices is for speech and face 'talk' grids, not {t.get('medium')!r}")
+    if "voice" in t:
+        raise StudioError(f"{where}: give either voice or voices, not both")
+    vs = t["voices"]
+    if not isinstance(vs, list) or not vs or not all(isinstance(v, str) and v.strip() for v in vs):
+        raise StudioError(f"{where.at('voices')}: voices must be a list of voice names or paths, e.g. voices = [\"piper-joe-medium\", \"piper-kristin-medium\"]")
+    rest = {k: v for k, v in t.items() if k != "voices"}
+    return [{**rest, "voice": v} for v in dict.fromkeys(vs)]
 
 
 def _as_int(v: Any, what: str, where: str) -> int:
@@ -353,6 +380,7 @@ class _Context:
         self.text, self.name, self.base = text, name, base
         self._affects: dict[tuple, Any] = {}
         self._portraits: dict[str, tuple[str, str]] = {}
+        self._voices: dict[str, str] = {}
 
     def affect(self, emotion: str, intensity: float, where: str):
         key = (emotion, intensity)
@@ -365,6 +393,21 @@ class _Context:
                 raise StudioError(f"{where}: emotion {emotion!r}: {e}") from None
             self._affects[key] = a
         return self._affects[key]
+
+    def voice(self, v: str, where: str) -> str:
+        """A registry voice name as written, or a voice path made absolute (relative to the spec file), after
+        checking that it loads as a piper voice; the one voice check runs once per distinct voice."""
+        if v not in self._voices:
+            from pipelines.speech.voice import resolve_voice
+
+            looks_like_path = v.endswith(".onnx") or "/" in v or "\\" in v
+            target = str(Path(v) if Path(v).is_absolute() or not looks_like_path else self.base / v) if looks_like_path else v
+            try:
+                resolve_voice(target)
+            except StudioError as e:
+                raise StudioError(f"{where}: voice {v!r}: {e}") from None
+            self._voices[v] = target
+        return self._voices[v]
 
     def portrait(self, p: str, where: str) -> tuple[str, str]:
         """(absolute path to read, sha256 of its bytes) after checking it opens as an image."""
@@ -439,6 +482,9 @@ def _table(t: Mapping, where: _Where, ctx: _Context, base_seed: int, grid: bool)
                 kind = "text (a name or a path)" if typ is str else "a number"
                 raise StudioError(f"{where.at(k)}: {k} must be {kind}, got {v!r}")
             opts[k] = v
+    if "voice" in opts:
+        at = where.at("voice")
+        opts["voice"] = ctx.voice(opts["voice"], where.at("voices") if at == str(where) else at)
     mode = opts.pop("mode", None) or {"speech": "speak", "image": "generate"}[medium]
     if medium == "face" and mode not in FACE_MODES:
         raise StudioError(f"{where}: face mode must be 'express' (a still) or 'talk' (a clip with speech), got {mode!r}")
