@@ -21,13 +21,15 @@ SEED_MAX = 2**63 - 1  # seeds are stored as int64 in the manifest
 # Measured (benchmarks/README.md, "Talking-head length"): `studio face --text` at 512 px, 25 fps peaks at about
 # 590 MB + 20 MB per second of video (the raw RGB frames, 512*512*3*25 = 19.7 MB/s). 400 MiB of frames keeps
 # the whole run under 1 GB: 21 s of video at the default size and rate, longer at smaller sizes or rates.
+# The speech under a talking head is rendered in memory (~0.5 GB at 60 s), so no clip is longer than TALK_MAX_SECONDS.
 TALK_FRAME_BUDGET_BYTES = 400 * 2**20
+TALK_MAX_SECONDS = 60.0
 TALK_CHARS_PER_S = 19.0   # the embedded voice's neutral pace (measured: 19.2 chars/s); a plan's rate scales it
 
 
 def talk_max_seconds(size: int, fps: float) -> float:
     """The longest talking head (seconds of video) at ``size`` px and ``fps``."""
-    return TALK_FRAME_BUDGET_BYTES / (size * size * 3 * fps)
+    return min(TALK_MAX_SECONDS, TALK_FRAME_BUDGET_BYTES / (size * size * 3 * fps))
 
 
 def talk_max_chars(size: int, fps: float, rate_scale: float = 1.0) -> int:

@@ -23,9 +23,9 @@ behind and only one segment's audio is ever in memory (plus the engine's bounded
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -82,12 +82,24 @@ def _cut(sentence: str, limit: int) -> list[str]:
 def segments(text: str, segment_chars: int | None = None) -> list[Segment]:
     """``text`` normalised (the speech engines' front end) and grouped into segments of at most
     ``segment_chars`` characters, cut at sentence, then clause, then word boundaries."""
+    segs, caught = _segments(text, segment_chars)
+    for w in caught:
+        warnings.warn(w.message, stacklevel=2)
+    return segs
+
+
+def _segments(text: str, segment_chars: int | None) -> tuple[list[Segment], list]:
+    """The segments, and the front end's warnings (dropped characters) held back: a one-segment text is
+    normalised again by the engine, which warns then."""
     from pipelines.speech import text as textfe
 
     segment_chars = SEGMENT_CHARS if segment_chars is None else segment_chars
     if isinstance(segment_chars, bool) or not isinstance(segment_chars, int) or segment_chars < 20:
         raise StudioError(f"segment_chars must be a whole number >= 20, got {segment_chars!r}")
-    sents = [p for c in textfe.prepare(text) for s in c.sentences for p in _cut(s, segment_chars)]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        chunks = textfe.prepare(text)
+    sents = [p for c in chunks for s in c.sentences for p in _cut(s, segment_chars)]
     out: list[Segment] = []
     group: list[str] = []
     start = pos = 0          # where the group starts, where the next sentence starts (single-space joins)
@@ -98,7 +110,7 @@ def segments(text: str, segment_chars: int | None = None) -> list[Segment]:
         group.append(s)
         pos += len(s) + 1
     out.append(Segment("\n\n".join(group), start, pos - 1))
-    return out
+    return out, list(caught)
 
 
 def segment_seed(seed: int, k: int) -> int:
@@ -208,11 +220,13 @@ def render_to_file(request: SpeechRequest, path: str | Path, plan: Any = None, *
         raise StudioError(f"render_to_file renders a SpeechRequest, got {type(request).__name__}")
     out = check_output(path, AUDIO_EXT)
     p = spine.checked_plan(request, plan)
-    segs = segments(request.text, SEGMENT_CHARS if segment_chars is None else segment_chars)
+    segs, caught = _segments(request.text, segment_chars)
     if len(segs) == 1:
         res = spine.render(request, p, progress=progress)
         res.save(out, sidecar=sidecar)
         return res
+    for w in caught:  # the segments are normalised text: the engine has nothing left to warn about
+        warnings.warn(w.message, stacklevel=2)
     res = _stream(request, p, segs, out, progress)
     if sidecar:
         res.write_sidecar(out)
