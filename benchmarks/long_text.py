@@ -97,7 +97,7 @@ def main() -> None:
         print(json.dumps(one(a.chars[0], a.mode, a.emotion, seg)))
         return
     sizes = a.chars or ([2000] if a.quick else [2000, 20000])
-    print(f"| characters | mode | segments | audio s | wall s | RTF | RSS after warm-up MB | peak RSS MB |")
+    print("| characters | mode | segments | audio s | wall s | RTF | RSS after warm-up MB | peak RSS MB |")
     print("|---|---|---|---|---|---|---|---|")
     for n in sizes:
         cmd = [sys.executable, __file__, "--one", "--chars", str(n), "--mode", a.mode, "--emotion", a.emotion,

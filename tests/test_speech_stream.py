@@ -77,7 +77,7 @@ def test_streamed_file_is_the_segments_joined_without_clicks_and_bit_identical(t
     # same text and seed, nothing cached: the same file, bit for bit
     engines.get("speech", "embedded").cache.clear()
     again = tmp_path / "again.wav"
-    speech_stream.render_to_file(req, again, segment_chars=SEG)
+    speech_stream.render_to_file(req, again, segment_chars=SEG, progress=True)
     assert again.read_bytes() == out.read_bytes()
 
 
@@ -91,6 +91,11 @@ def test_one_segment_writes_what_the_plain_path_writes(tmp_path):
     a, b = (json.loads(sidecar_path(p).read_text()) for p in (old, new))
     a.pop("timings"), b.pop("timings")
     assert a == b
+    from studio.api import Studio
+
+    api = tmp_path / "api.wav"
+    Studio().speak_to_file("We won the game. I can't believe it.", api, "joy", intensity=0.8, seed=3)
+    assert api.read_bytes() == old.read_bytes()
 
 
 @pytest.mark.parametrize("exc", [RuntimeError("disk on fire"), KeyboardInterrupt()])
