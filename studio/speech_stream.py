@@ -150,7 +150,7 @@ class SpeechFile(Result):
     medium: ClassVar[str] = "speech"
     path: Path
     sample_rate: int
-    frames: int                                                        # samples written
+    samples: int                                                       # samples written (not "frames": a clip has those)
     words: list[tuple[str, float, float]] = field(default_factory=list)
     phones: list[tuple[str, float, float]] = field(default_factory=list)
     plans: list[tuple[float, object]] = field(default_factory=list)
@@ -159,7 +159,7 @@ class SpeechFile(Result):
 
     @property
     def duration_s(self) -> float:
-        return self.frames / self.sample_rate
+        return self.samples / self.sample_rate
 
     @property
     def measured_s(self) -> float:
@@ -254,7 +254,11 @@ def _stream(request: SpeechRequest, plan: Any, segs: list[Segment], out: Path, p
             try:
                 for k, seg in enumerate(segs):
                     a, b = seg.start / total, (seg.end + 1) / total if k < len(segs) - 1 else 1.0
-                    sub = slice_plan(plan, a, min(b, 1.0), written / sr if sr else 0.0)
+                    gap = 0
+                    if k:  # the pause before this segment, from the plan at the joint
+                        pl = _first(slice_plan(plan, a, min(b, 1.0), written / sr))
+                        gap = int(round(SEGMENT_PAUSE_S * pl.pause_scale / pl.rate_scale * sr))
+                    sub = slice_plan(plan, a, min(b, 1.0), (written + gap) / sr if sr else 0.0)
                     seed = segment_seed(request.seed, k)
                     res = spine.render(dataclasses.replace(request, text=seg.text, seed=seed), sub)
                     timings["load_s"] += res.timings.get("load_s", 0.0)
@@ -269,8 +273,6 @@ def _stream(request: SpeechRequest, plan: Any, segs: list[Segment], out: Path, p
                     elif res.sample_rate != sr:
                         raise StudioError(f"segment {k + 1} came at {res.sample_rate} Hz, the file is {sr} Hz")
                     if k:
-                        pl = _first(sub)
-                        gap = int(round(SEGMENT_PAUSE_S * pl.pause_scale / pl.rate_scale * sr))
                         f.write(np.zeros(gap, np.float32))
                         phones.append(("sil", written / sr, (written + gap) / sr))
                         written += gap
@@ -293,7 +295,7 @@ def _stream(request: SpeechRequest, plan: Any, segs: list[Segment], out: Path, p
     timings["render_s"] = time.perf_counter() - t_start - timings["load_s"]
     log.info("streamed %d segments, %.1f s of audio into %s", len(segs), written / sr, out)
     text = " ".join(s.text.replace("\n\n", " ") for s in segs)
-    return SpeechFile(path=out, sample_rate=sr, frames=written, words=words, phones=phones,
+    return SpeechFile(path=out, sample_rate=sr, samples=written, words=words, phones=phones,
                       plans=_key_times(plan, spans, written / sr), text=text, segments=info, request=request,
                       plan=plan, affect=request.affect.to_dict(), engine=request.engine, seed=request.seed,
                       timings=timings)

@@ -56,7 +56,7 @@ def test_streamed_file_is_the_segments_joined_without_clicks_and_bit_identical(t
     parts = [spine.render(dataclasses.replace(req, text=s.text, seed=speech_stream.segment_seed(req.seed, k)), plan)
              for k, s in enumerate(segs)]
     gap = int(round(speech_stream.SEGMENT_PAUSE_S * plan.pause_scale / plan.rate_scale * sr))
-    assert len(x) == sum(len(p.audio) for p in parts) + gap * (len(parts) - 1) == res.frames
+    assert len(x) == sum(len(p.audio) for p in parts) + gap * (len(parts) - 1) == res.samples
     fade = int(speech_stream.FADE_S * sr)
     pos = 0
     for k, p in enumerate(parts):
@@ -160,7 +160,7 @@ def test_the_talking_head_refuses_a_text_over_its_limit_before_rendering(tmp_pat
     err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
     assert len(err) == 1 and f"at most {limit}" in err[0] and "split it into clips" in err[0], err
     assert list(tmp_path.iterdir()) == []
-    # the bound is the frames' memory: a quarter of the pixels takes four times the text; slow speech takes less
+    # the bound is the frames' memory: half the frame rate takes twice the text; slow speech takes less
     FaceRequest(text=text, size=256)
     assert talk_max_chars(512, 12.5) >= 2 * limit - 2 and talk_max_chars(256, 25.0) > 2 * limit  # (256: the 60 s cap)
     with pytest.raises(StudioError, match="with this emotion"):
