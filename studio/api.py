@@ -49,6 +49,23 @@ class Studio:
                             engine_options={"weights": weights, "device": device})
         return spine.render(req, progress=progress)
 
+    def speak_to_file(self, text: str, path: str | Path, affect: Any = None, *, intensity: float | None = None,
+                      seed: int = 0, engine: str = "embedded", voice: str | None = None, weights: str | None = None,
+                      device: str | None = None, progress: bool = False, segment_chars: int | None = None):
+        """Speech for ``text`` written to ``path`` (WAV/FLAC + ``<path>.json``) segment by segment, so memory
+        stays flat at any length (``studio.speech_stream``). Returns the SpeechResult when the text is one
+        segment (the same file ``speak(...).save(path)`` writes), else a SpeechFile (the audio stays on disk)."""
+        req = SpeechRequest(text=text, affect=coerce(affect, intensity), seed=seed, engine=engine, voice=voice,
+                            engine_options={"weights": weights, "device": device})
+        return self.render_request_to_file(req, path, progress=progress, segment_chars=segment_chars)
+
+    def render_request_to_file(self, request: SpeechRequest, path: str | Path, plan: Any = None, *,
+                               progress: bool = False, segment_chars: int | None = None):
+        """A speech request (with an optional plan) streamed into ``path``; see ``speak_to_file``."""
+        from studio import speech_stream
+
+        return speech_stream.render_to_file(request, path, plan, progress=progress, segment_chars=segment_chars)
+
     def express(self, portrait: Any = None, affect: Any = None, *, intensity: float | None = None, seed: int = 0,
                 face_index: int = 0, size: int = 512, engine: str = "embedded", progress: bool = False, **engine_options: Any):
         """A still expression (ExpressResult); ``portrait`` None = the default portrait."""

@@ -17,6 +17,54 @@ from studio.errors import StudioError
 IMAGE_WEIGHTS_ENV = "STUDIO_IMAGE_WEIGHTS"
 SEED_MAX = 2**63 - 1  # seeds are stored as int64 in the manifest
 
+# A talking head holds every frame in memory until it is encoded, so its length is bounded by the frames' bytes.
+# Measured (benchmarks/README.md, "Talking-head length"): `studio face --text` at 512 px, 25 fps peaks at about
+# 590 MB + 20 MB per second of video (the raw RGB frames, 512*512*3*25 = 19.7 MB/s). 400 MiB of frames keeps
+# the whole run under 1 GB: 21 s of video at the default size and rate, longer at smaller sizes or rates.
+# The speech under a talking head is rendered in memory (~0.5 GB at 60 s), so no clip is longer than TALK_MAX_SECONDS.
+TALK_FRAME_BUDGET_BYTES = 400 * 2**20
+TALK_MAX_SECONDS = 60.0
+TALK_CHARS_PER_S = 19.0   # the embedded voice's neutral pace (measured: 19.2 chars/s); a plan's rate scales it
+
+
+def talk_max_seconds(size: int, fps: float) -> float:
+    """The longest talking head (seconds of video) at ``size`` px and ``fps``."""
+    return min(TALK_MAX_SECONDS, TALK_FRAME_BUDGET_BYTES / (size * size * 3 * fps))
+
+
+def talk_max_chars(size: int, fps: float, rate_scale: float = 1.0) -> int:
+    """The most characters a talking head takes at ``size`` and ``fps`` for speech at ``rate_scale``."""
+    return int(talk_max_seconds(size, fps) * TALK_CHARS_PER_S * rate_scale)
+
+
+def _slowest_rate(affect: "Affect | Trajectory") -> float:
+    from studio.affect.plans import prosody_plan
+
+    keys = [a for _, a in affect.keys] if isinstance(affect, Trajectory) else [affect]
+    return min(prosody_plan(a).rate_scale for a in keys)
+
+
+def check_talk_length(text: str, affect: "Affect | Trajectory", size: int, fps: float) -> None:
+    """Refuse, before anything renders, a text whose talking head would not fit the frame budget.
+
+    The estimate is the text's length at the neutral pace scaled by the affect's slowest speaking rate; the
+    engines check the speech's real duration again before the first frame (a hand-edited plan can be slower)."""
+    rate = _slowest_rate(affect)
+    limit = talk_max_chars(size, fps, rate)
+    if len(text) > limit:
+        raise StudioError(
+            f"the text has {len(text)} characters; a talking head at {size} px, {fps:g} fps takes at most {limit} "
+            f"with this emotion (about {talk_max_seconds(size, fps):.0f} s of video): split it into clips of at most "
+            f"{limit} characters, or lower --size / --fps")
+
+
+def check_talk_duration(duration_s: float, size: int, fps: float) -> None:
+    """The same bound on the rendered speech, checked before the first frame is drawn."""
+    most = talk_max_seconds(size, fps)
+    if duration_s > most:
+        raise StudioError(f"the speech lasts {duration_s:.0f} s; a talking head at {size} px, {fps:g} fps takes at "
+                          f"most {most:.0f} s of video: split the text into shorter clips, or lower --size / --fps")
+
 
 def check_seed(seed: Any, what: str = "seed") -> int:
     """One rule for every medium: a whole number in [0, 2^63 - 1]."""
@@ -117,6 +165,10 @@ class FaceRequest(Request):
                               f"got {self.size!r}")
         if isinstance(self.face_index, bool) or not isinstance(self.face_index, int) or self.face_index < 0:
             raise StudioError(f"face index must be a whole number >= 0, got {self.face_index!r}")
+        if self.text is not None:
+            if isinstance(self.fps, bool) or not isinstance(self.fps, (int, float)) or not 1 <= self.fps <= 60:
+                raise StudioError(f"fps must be a number in [1, 60] (25 is the default), got {self.fps!r}")
+            check_talk_length(self.text, self.affect, self.size, float(self.fps))
 
     @property
     def mode(self) -> str:

@@ -48,10 +48,16 @@ class Result:
 
     def save(self, path: str | Path, *, sidecar: bool = True, progress: bool = False) -> Path:
         """Write the media (atomically) and, for formats without a metadata slot, ``<path>.json`` beside it."""
-        from studio.media import atomic_path
-
         p = self._write(Path(path), progress)
         if sidecar and p.suffix.lower() != ".png":
-            with atomic_path(sidecar_path(p)) as tmp:
-                tmp.write_text(json.dumps(self.metadata(), indent=1, sort_keys=True), encoding="utf-8")
+            self.write_sidecar(p)
         return p
+
+    def write_sidecar(self, path: str | Path) -> Path:
+        """``<path>.json``: the metadata beside a media file (written atomically)."""
+        from studio.media import atomic_path
+
+        side = sidecar_path(path)
+        with atomic_path(side) as tmp:
+            tmp.write_text(json.dumps(self.metadata(), indent=1, sort_keys=True), encoding="utf-8")
+        return side

@@ -41,6 +41,11 @@ def _check_plan(request: Request, p: Any) -> Any:
     return p
 
 
+def checked_plan(request: Request, plan: Any = None) -> Any:
+    """The plan ``render`` would realise: ``plan`` (object, dict or JSON path) checked, else the affect's own."""
+    return _check_plan(request, plan)
+
+
 def engine_for(request: Request) -> Any:
     return engines.get(request.medium, request.engine, **request.engine_config())
 

@@ -256,19 +256,15 @@ class DiffusionFaceEngine:
                              timings=timings, meta=self._meta(o, request))
 
     def _clip(self, request, plan, p, o: FaceDiffusionOptions, timings: dict, progress: bool):
-        from pipelines.face.talk import MAX_CHARS, MAX_SECONDS, TalkResult
+        from pipelines.face.talk import TalkResult
+        from studio.requests import check_talk_duration
 
-        if len(request.text) > MAX_CHARS:
-            raise StudioError(f"the text has {len(request.text)} characters; one clip takes at most {MAX_CHARS} "
-                              f"(about {MAX_SECONDS:.0f} s of speech): split it into several clips")
         if not 1 <= request.fps <= 60:
             raise StudioError(f"--fps {request.fps} is out of range; use 1..60 (25 is the default)")
         t0 = time.perf_counter()
         speech = speak(request, progress=progress)
         timings["speech_s"] = time.perf_counter() - t0
-        if speech.duration_s > MAX_SECONDS:
-            raise StudioError(f"the speech lasts {speech.duration_s:.0f} s; one clip takes at most {MAX_SECONDS:.0f} s: "
-                              "split the text into several clips")
+        check_talk_duration(speech.duration_s, request.size, request.fps)
         t0 = time.perf_counter()
         tr = talk_track(p, speech, plan, request.fps, request.seed)
         init = np.stack([p.render(tr.disp[i], aus=tr.aus[i]) for i in range(len(tr))])

@@ -11,10 +11,8 @@ from pipelines.face.portrait import Portrait, prepare
 from studio.affect import ActionUnitPlan
 from studio.affect.tracks import PlanTrack
 from studio.errors import StudioError
+from studio.requests import check_talk_duration
 from studio.results import Result
-
-MAX_SECONDS = 60.0
-MAX_CHARS = 1200     # refused before synthesis: far more than 60 s of speech at any rate
 
 
 @dataclass(kw_only=True)
@@ -56,10 +54,7 @@ class TalkResult(Result):
 def _check_text(text: str) -> str:
     if not isinstance(text, str) or not text.strip():
         raise StudioError("give the text to speak (--text \"...\"); for a still image leave out --text and write a .png")
-    if len(text) > MAX_CHARS:
-        raise StudioError(f"the text has {len(text)} characters; one clip takes at most {MAX_CHARS} "
-                          f"(about {MAX_SECONDS:.0f} s of speech): split it into several clips")
-    return text
+    return text  # its length is bounded by studio.requests.check_talk_length when the FaceRequest is built
 
 
 def talk(portrait, text: str, plan: ActionUnitPlan | PlanTrack, speech, *, seed: int = 0, fps: float = 25,
@@ -79,9 +74,7 @@ def talk(portrait, text: str, plan: ActionUnitPlan | PlanTrack, speech, *, seed:
         raise StudioError(f"--size {size} must be even (H.264 needs even frame sides)")
     _check_text(text)
     p = prepared or prepare(portrait, face_index=face_index, size=size)
-    if speech.duration_s > MAX_SECONDS:
-        raise StudioError(f"the speech lasts {speech.duration_s:.0f} s; one clip takes at most {MAX_SECONDS:.0f} s: "
-                          "split the text into several clips")
+    check_talk_duration(speech.duration_s, size, fps)  # frames scale with the audio: refuse before frame one
     from pipelines.face.track import talk_track
 
     tr = talk_track(p, speech, plan, fps, seed)

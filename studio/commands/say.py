@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from studio.commands.common import affect_of, check_writable, render, seed_of
+from studio.commands.common import affect_of, check_writable, seed_of
 from studio.errors import StudioError
 
 AUDIO_EXT = (".wav", ".flac")
@@ -30,6 +30,7 @@ def _cmd_say(args: argparse.Namespace) -> int:
     from studio.api import Studio
     from studio.media import check_output
     from studio.requests import SpeechRequest
+    from studio.speech_stream import render_to_file
 
     text = read_text(args)
     out = check_output(args.out or "say.wav", set(AUDIO_EXT))  # fail before rendering, not after
@@ -38,10 +39,14 @@ def _cmd_say(args: argparse.Namespace) -> int:
                         engine_options={"weights": args.weights, "device": args.device, "vocoder": args.vocoder,
                                         "directions": args.directions, "speaker": args.speaker, "dtype": args.dtype})
     s = Studio()
-    result = render(s, req, args, progress=len(text) > 300)
-    path = result.save(out)
-    print(path)
+    # segment by segment into the file: memory stays flat however long the text (one segment: as before)
+    result = render_to_file(req, out, getattr(args, "plan", None), progress=len(text) > 300)
+    print(out)
     line = f"duration {result.duration_s:.2f} s"
+    if getattr(result, "segments", None):
+        line += f" in {len(result.segments)} segments"
+        if result.measured_s < result.duration_s:
+            line += f" (measured on {result.measured_s:.0f} s spread over the file)"
     errors: list[str] = []
     recs = {r.recognizer: r for r in s.recognize(result, errors=errors)}
     ac = recs.get("acoustic-prosody")
