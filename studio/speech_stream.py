@@ -244,6 +244,7 @@ def _stream(request: SpeechRequest, plan: Any, segs: list[Segment], out: Path, p
     phones: list[tuple[str, float, float]] = []
     spans: list[tuple[float, float, float, float]] = []   # (start_s, duration_s, a, b) per segment
     info: list[dict] = []
+    meta: dict = {}
     timings = {"load_s": 0.0, "render_s": 0.0}
     sr = written = 0
     t_start = time.perf_counter()
@@ -286,6 +287,8 @@ def _stream(request: SpeechRequest, plan: Any, segs: list[Segment], out: Path, p
                     written += len(y)
                     bar.update(seg.end - seg.start + (1 if k < len(segs) - 1 else 0))
                     bar.set_postfix_str(f"{written / sr:.0f} s of audio")
+                    if "voice" in (res.meta or {}):  # one voice speaks every segment: the manifest names it
+                        meta["voice"] = res.meta["voice"]
                     del res, y
             finally:
                 if f is not None:
@@ -298,7 +301,7 @@ def _stream(request: SpeechRequest, plan: Any, segs: list[Segment], out: Path, p
     return SpeechFile(path=out, sample_rate=sr, samples=written, words=words, phones=phones,
                       plans=_key_times(plan, spans, written / sr), text=text, segments=info, request=request,
                       plan=plan, affect=request.affect.to_dict(), engine=request.engine, seed=request.seed,
-                      timings=timings)
+                      timings=timings, meta=meta)
 
 
 def _fade(y: np.ndarray, sr: int, *, fade_in: bool, fade_out: bool) -> np.ndarray:

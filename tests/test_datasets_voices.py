@@ -68,3 +68,23 @@ def test_a_voice_grid_counts_one_table_per_voice(second_voice):
                                 "voices": [JOE, str(second_voice)]}]})
     assert len(spec) == 12
     assert [it.opts.get("voice") for it in spec.items[::6]] == [JOE, str(second_voice)]
+
+
+def test_a_long_dataset_text_streams_and_keeps_its_voice(tmp_path, monkeypatch):
+    import pandas as pd
+
+    import studio.speech_stream as stream
+
+    monkeypatch.setattr(stream, "SEGMENT_CHARS", 40)
+    streamed = []
+    real = stream._stream
+    monkeypatch.setattr(stream, "_stream", lambda req, plan, segs, out, progress: streamed.append(len(segs)) or real(req, plan, segs, out, progress))
+    spec = tmp_path / "spec.toml"
+    text = "The rain stopped at noon. We walked to the harbour. The boats were already out. Nobody waved."
+    spec.write_text(f'[[item]]\nmedium = "speech"\ntext = "{text}"\nemotion = "joy"\n')
+    out = tmp_path / "out"
+    assert main(["render", str(spec), "-o", str(out)]) == 0
+    row = pd.read_parquet(out / "manifest.parquet").iloc[0]
+    y, sr = sf.read(out / row["file"])
+    assert streamed and streamed[0] >= 3
+    assert row["voice"] == JOE and abs(len(y) / sr - row["duration_s"]) < 0.01 and len(y) / sr > 4.0

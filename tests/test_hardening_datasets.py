@@ -156,3 +156,11 @@ def test_a_tampered_anchor_cache_is_rebuilt_not_trusted(tmp_path, monkeypatch):
     c = derived.cached("anchors", {"phrases": "x", "model": "m"}, build)
     assert len(calls) == 2 and np.array_equal(c["embeddings"], a["embeddings"])
     assert derived.cache_path("anchors", {"phrases": "x", "model": "other"}) != p  # new weights, new cache
+
+
+def test_a_talking_head_text_past_the_frame_budget_is_refused_when_the_spec_is_read(tmp_path, capsys):
+    long = "We walked along the river and talked about the summer. " * 12
+    spec = f'[[grid]]\nmedium = "face"\nmode = "talk"\nemotions = ["joy", "sadness"]\ntexts = ["Hi.", "{long}"]\n'
+    _render_fails(tmp_path, capsys, spec, "line 5", "characters", "split it")
+    ok = load_spec(spec.replace("texts", "size = 256\ntexts"))  # a smaller clip fits the same budget
+    assert len(ok) == 4

@@ -155,11 +155,16 @@ def render_item(item: Item, out_dir: Path) -> dict[str, Any]:
     from studio.media import atomic_path
     from studio.weights import sha256_of
 
-    result = run_pipeline(item)
     dest = Path(out_dir) / item.rel_path
     dest.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(dest) as tmp:
-        result.save(tmp, sidecar=False)  # the manifest row is this item's metadata
+    if item.medium == "speech":  # a long text streams segment by segment into the (atomic) file, memory flat
+        from studio.speech_stream import render_to_file
+
+        result = render_to_file(item.to_request(), dest, sidecar=False)  # the manifest row is its metadata
+    else:
+        result = run_pipeline(item)
+        with atomic_path(dest) as tmp:
+            result.save(tmp, sidecar=False)
     row = item.request_row()
     row.update(media_facts(result))
     row.update(voice_facts(result))

@@ -540,6 +540,15 @@ def _table(t: Mapping, where: _Where, ctx: _Context, base_seed: int, grid: bool)
                 if affect.intensity:
                     ctx.affect(emotion, 0.0, where)
             affects.setdefault((emotion, intensity_key(inten)), (emotion, float(inten)))
+    if medium == "face" and mode == "talk":  # the frame budget: the longest text against every affect's pace
+        from studio.requests import check_talk_length
+
+        longest = max(texts, key=len)
+        for emotion, inten in affects.values():
+            try:
+                check_talk_length(longest, ctx.affect(emotion, inten, where), opts.get("size", 512), opts.get("fps", 25))
+            except StudioError as e:
+                raise StudioError(f"{where.at(LISTABLE['text'] if grid and 'texts' in t else 'text')}: emotion {emotion!r}: {e}") from None
     portrait_vals: dict = {}
     for p in portraits:
         if p is None:
