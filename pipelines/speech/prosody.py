@@ -222,13 +222,24 @@ def _envelope_bands(sp: np.ndarray, sr: int) -> np.ndarray:
     return np.bincount(idx, sp[act].sum(axis=0), minlength=len(EQ_EDGES) - 1)
 
 
-def _band_gain(g: np.ndarray, sr: int, n_bins: int) -> np.ndarray:
-    """Per-band power ratios, limited to +-EQ_MAX_DB, as a smooth per-bin gain (log-frequency interpolation)."""
+def _band_gain(g: np.ndarray, sr: int, f: np.ndarray) -> np.ndarray:
+    """Per-band power ratios, limited to +-EQ_MAX_DB, as a smooth power gain at frequencies ``f``
+    (log-frequency interpolation between band centres)."""
     lim = EQ_MAX_DB * math.log(10) / 10
     lg = np.clip(np.log(np.where(np.isfinite(g) & (g > 0), g, 1.0)), -lim, lim)
     centre = np.sqrt(np.maximum(EQ_EDGES[:-1], 45.0) * np.minimum(EQ_EDGES[1:], sr / 2))
-    f = np.linspace(0, sr / 2, n_bins)
     return np.exp(np.interp(np.log(np.maximum(f, EQ_EDGES[1])), np.log(centre), lg))
+
+
+def equalise(y: np.ndarray, sr: int, power_gain: np.ndarray) -> np.ndarray:
+    """Zero-phase filtering of ``y`` by per-band power ratios (see _band_gain), one FFT of the whole
+    chunk. The gain is smooth in frequency, so its impulse response is a few ms long; the padding
+    keeps it from wrapping around."""
+    from scipy.fft import irfft, next_fast_len, rfft
+
+    m = next_fast_len(len(y) + 2 * EQ_FFT, real=True)
+    amp = np.sqrt(_band_gain(power_gain, sr, np.fft.rfftfreq(m, 1 / sr)))
+    return irfft(rfft(np.asarray(y, np.float64), m) * amp, m)[: len(y)]
 
 
 @dataclass(frozen=True)
@@ -340,14 +351,16 @@ def render(an: Analysis, sr: int, track: PlanTrack, t_offset: float, rng: np.ran
     # at every harmonic, where this voice's weak first harmonics and creaky sub-harmonics sit below it
     # (the identity round trip had 1.4-2.2 dB more energy below 250 Hz and read 1.1 dB lower in tilt),
     # and a new F0 samples it elsewhere (F0 +12 st alone read -1.4 dB of tilt, a range x2 +0.7 dB). So
-    # a first synthesis measures the output's third-octave band powers per envelope band power, the
-    # envelope is corrected to the ratio the input had, and the second synthesis is the output:
-    # WORLD is linear in the envelope's power, so one correction suffices (identity: within 0.1 dB)
-    y = synthesize(f02, sp2, ap2, sr)
+    # the output's third-octave band powers per envelope band power are measured and the output is
+    # equalised to the ratio the input had. A static per-bin gain on the envelope (what a second
+    # synthesis did) and the same gain as a filter on WORLD's output give the same magnitude: WORLD's
+    # output is linear in the envelope's power, and each pulse's response is the minimum-phase
+    # spectrum of that envelope, so the two differ only in phase, by a smooth +-6 dB EQ's worth.
+    # The filter costs one FFT of the chunk, the second synthesis cost as much as the first.
+    y = synthesize(f02, sp2, ap2, sr).astype(np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
-        now = _ltas(y.astype(np.float64), sr) / _envelope_bands(sp2, sr)
-        sp2 = sp2 * _band_gain(an.band_out / now, sr, sp2.shape[1])[None, :]
-    y = synthesize(f02, sp2, ap2, sr)
+        now = _ltas(y, sr) / _envelope_bands(sp2, sr)
+        y = equalise(y, sr, an.band_out / now)
 
     # loudness the plan asked for, averaged over the frames that carry speech
     loud = p["loudness_db"]
