@@ -295,13 +295,13 @@ def analyse(x: np.ndarray, sr: int, phones: list[tuple[str, float, float]]) -> A
     f0, octave = _modal_octaves(_fill_voicing(f0, voiced_ph & (fdb > fdb.max() - 40.0)))
     fft = pw.get_cheaptrick_fft_size(sr, SP_F0_FLOOR)
     # the envelope and aperiodicity change more slowly than F0: analysed every SP_STEP / AP_STEP frames
-    # (CheapTrick and D4C cost in proportion to their frames; see benchmarks/README.md)
+    # and interpolated once, by render, straight onto the re-timed output frames (CheapTrick and D4C
+    # cost in proportion to their frames; see benchmarks/README.md)
     ts, ta = np.ascontiguousarray(t[::SP_STEP]), np.ascontiguousarray(t[::AP_STEP])
-    # and interpolated once, by render, straight onto the re-timed output frames
     sp = pw.cheaptrick(xd, np.ascontiguousarray(f0[::SP_STEP]), ts, sr, f0_floor=SP_F0_FLOOR, fft_size=fft)
     ap = pw.d4c(xd, np.ascontiguousarray(f0[::AP_STEP]), ta, sr, fft_size=fft)
     # what the round trip must give per band: the input's long-term spectrum per envelope band power
-    # (render measures WORLD's output against it and corrects the envelope)
+    # (render measures WORLD's output against it and equalises the output)
     with np.errstate(divide="ignore", invalid="ignore"):
         band_out = _ltas(xd, sr) / _envelope_bands(sp, sr)
     for a in (t, f0, octave, sp, ap, pauses, band_out):
