@@ -18,7 +18,9 @@ FRAME_MS = 5.0
 F0_FLOOR, F0_CEIL = 40.0, 600.0          # limits of the re-synthesised modal F0 (creaky frames go an octave below)
 ANALYSIS_F0 = (40.0, 400.0)              # search range for the base voice, creaky (period-doubled) frames included
 SP_F0_FLOOR = 36.0                       # CheapTrick treats F0 under its floor as unvoiced; the same 2048-point FFT as 55 Hz
-SP_STEP, AP_STEP = 2, 4                  # CheapTrick every 10 ms, D4C every 20 ms
+SP_STEP, AP_STEP = 2, 8                  # CheapTrick every 10 ms, D4C every 40 ms
+# (D4C gives a few 3 kHz-wide band aperiodicities per frame; 40 ms against 20 ms moved the identity
+# round trip by -0.03 st and +0.01 dB of tilt and saved a third of the analysis, benchmarks/README.md)
 EQ_EDGES = np.array([0.0, 90.0, 180.0] + [250.0 * 2 ** (k / 3) for k in range(17)] + [1e5])  # third octaves from 250 Hz
 EQ_FFT = 1024
 EQ_MAX_DB = 6.0
@@ -186,13 +188,28 @@ def synthesize(f0: np.ndarray, sp: np.ndarray, ap: np.ndarray, sr: int) -> np.nd
     return pw.synthesize(np.ascontiguousarray(f), np.ascontiguousarray(sp), np.ascontiguousarray(a), sr, FRAME_MS)
 
 
-def _upsample(a: np.ndarray, step: int, n: int) -> np.ndarray:
-    """Frames analysed every ``step`` frames, linearly interpolated onto all ``n`` frames."""
-    pos = np.arange(n) / step
-    i0 = np.minimum(np.floor(pos).astype(int), len(a) - 1)
-    i1 = np.minimum(i0 + 1, len(a) - 1)
-    w = (pos - i0)[:, None]
-    return (1 - w) * a[i0] + w * a[i1]
+def _tilted_power(sp: np.ndarray, curve: np.ndarray, tilt_db: np.ndarray, j0, j1, w) -> np.ndarray:
+    """Power of each frame's envelope after the tilt, from the analysis frames without building the
+    tilted envelope: bins below the tilt's transition keep their power, bins above it all move by the
+    frame's full tilt, the few in between by their share."""
+    lo, hi = curve <= 0.0, curve >= 1.0
+    mid = ~(lo | hi)
+    low, high, trans = sp[:, lo].sum(axis=1), sp[:, hi].sum(axis=1), sp[:, mid]
+    g_hi = 10 ** (tilt_db / 10)
+    g_mid = 10 ** (np.outer(tilt_db, curve[mid]) / 10)
+
+    def at(j):
+        return low[j] + g_hi * high[j] + np.einsum("ij,ij->i", trans[j], g_mid)
+
+    return (1 - w) * at(j0) + w * at(j1)
+
+
+def _coarse(pos: np.ndarray, step: int, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Neighbours and weight, in an analysis every ``step`` frames (``m`` of them), of the fractional
+    frame positions ``pos``: linear interpolation is (1 - w) * a[i0] + w * a[i1]."""
+    q = np.minimum(np.asarray(pos, np.float64) / step, m - 1)
+    i0 = np.floor(q).astype(int)
+    return i0, np.minimum(i0 + 1, m - 1), q - i0
 
 
 def _band_power(x: np.ndarray, sr: int, frames: np.ndarray) -> np.ndarray:
@@ -210,7 +227,8 @@ def _ltas(x: np.ndarray, sr: int) -> np.ndarray:
     starts = np.arange(0, max(1, len(x) - hop), hop)
     c = np.concatenate([[0.0], np.cumsum(x ** 2)])
     e = 10 * np.log10((c[np.minimum(starts + EQ_FFT, len(x))] - c[starts]) / EQ_FFT + 1e-20)
-    return _band_power(x, sr, starts[e > e.max() - 35.0])
+    keep = starts[e > e.max() - 35.0]
+    return _band_power(x, sr, keep) / len(keep)
 
 
 def _envelope_bands(sp: np.ndarray, sr: int) -> np.ndarray:
@@ -219,16 +237,27 @@ def _envelope_bands(sp: np.ndarray, sr: int) -> np.ndarray:
     act = power > power.max() * 10 ** -3.5
     f = np.linspace(0, sr / 2, sp.shape[1])
     idx = np.clip(np.searchsorted(EQ_EDGES, f, side="right") - 1, 0, len(EQ_EDGES) - 2)
-    return np.bincount(idx, sp[act].sum(axis=0), minlength=len(EQ_EDGES) - 1)
+    return np.bincount(idx, sp[act].mean(axis=0), minlength=len(EQ_EDGES) - 1)
 
 
-def _band_gain(g: np.ndarray, sr: int, n_bins: int) -> np.ndarray:
-    """Per-band power ratios, limited to +-EQ_MAX_DB, as a smooth per-bin gain (log-frequency interpolation)."""
+def _band_gain(g: np.ndarray, sr: int, f: np.ndarray) -> np.ndarray:
+    """Per-band power ratios, limited to +-EQ_MAX_DB, as a smooth power gain at frequencies ``f``
+    (log-frequency interpolation between band centres)."""
     lim = EQ_MAX_DB * math.log(10) / 10
     lg = np.clip(np.log(np.where(np.isfinite(g) & (g > 0), g, 1.0)), -lim, lim)
     centre = np.sqrt(np.maximum(EQ_EDGES[:-1], 45.0) * np.minimum(EQ_EDGES[1:], sr / 2))
-    f = np.linspace(0, sr / 2, n_bins)
     return np.exp(np.interp(np.log(np.maximum(f, EQ_EDGES[1])), np.log(centre), lg))
+
+
+def equalise(y: np.ndarray, sr: int, power_gain: np.ndarray) -> np.ndarray:
+    """Zero-phase filtering of ``y`` by per-band power ratios (see _band_gain), one FFT of the whole
+    chunk. The gain is smooth in frequency, so its impulse response is a few ms long; the padding
+    keeps it from wrapping around."""
+    from scipy.fft import irfft, next_fast_len, rfft
+
+    m = next_fast_len(len(y) + 2 * EQ_FFT, real=True)
+    amp = np.sqrt(_band_gain(power_gain, sr, np.fft.rfftfreq(m, 1 / sr)))
+    return irfft(rfft(np.asarray(y, np.float64), m) * amp, m)[: len(y)]
 
 
 @dataclass(frozen=True)
@@ -239,8 +268,8 @@ class Analysis:
     t: np.ndarray            # frame times (s)
     f0: np.ndarray           # F0 the round trip reproduces: the period the waveform repeats at (0 = unvoiced)
     octave: np.ndarray       # period doubling: the modal pitch is f0 * 2**-octave (0, or -1 on creaky frames)
-    sp: np.ndarray           # CheapTrick spectral envelope
-    ap: np.ndarray           # D4C aperiodicity
+    sp: np.ndarray           # CheapTrick spectral envelope, every SP_STEP frames
+    ap: np.ndarray           # D4C aperiodicity, every AP_STEP frames
     pauses: np.ndarray       # frames inside a "sil" phone
     band_out: np.ndarray     # output band power per envelope band power at the analysed F0 (see render)
 
@@ -266,12 +295,13 @@ def analyse(x: np.ndarray, sr: int, phones: list[tuple[str, float, float]]) -> A
     f0, octave = _modal_octaves(_fill_voicing(f0, voiced_ph & (fdb > fdb.max() - 40.0)))
     fft = pw.get_cheaptrick_fft_size(sr, SP_F0_FLOOR)
     # the envelope and aperiodicity change more slowly than F0: analysed every SP_STEP / AP_STEP frames
-    # and interpolated (CheapTrick and D4C cost in proportion to their frames; see benchmarks/README.md)
+    # and interpolated once, by render, straight onto the re-timed output frames (CheapTrick and D4C
+    # cost in proportion to their frames; see benchmarks/README.md)
     ts, ta = np.ascontiguousarray(t[::SP_STEP]), np.ascontiguousarray(t[::AP_STEP])
-    sp = _upsample(pw.cheaptrick(xd, np.ascontiguousarray(f0[::SP_STEP]), ts, sr, f0_floor=SP_F0_FLOOR, fft_size=fft), SP_STEP, n)
-    ap = _upsample(pw.d4c(xd, np.ascontiguousarray(f0[::AP_STEP]), ta, sr, fft_size=fft), AP_STEP, n)
+    sp = pw.cheaptrick(xd, np.ascontiguousarray(f0[::SP_STEP]), ts, sr, f0_floor=SP_F0_FLOOR, fft_size=fft)
+    ap = pw.d4c(xd, np.ascontiguousarray(f0[::AP_STEP]), ta, sr, fft_size=fft)
     # what the round trip must give per band: the input's long-term spectrum per envelope band power
-    # (render measures WORLD's output against it and corrects the envelope)
+    # (render measures WORLD's output against it and equalises the output)
     with np.errstate(divide="ignore", invalid="ignore"):
         band_out = _ltas(xd, sr) / _envelope_bands(sp, sr)
     for a in (t, f0, octave, sp, ap, pauses, band_out):
@@ -285,7 +315,9 @@ def render(an: Analysis, sr: int, track: PlanTrack, t_offset: float, rng: np.ran
     t, f0, sp, ap, pauses = an.t, an.f0, an.sp, an.ap, an.pauses
     p = track.at(t + t_offset)
     n = len(t)
-    power0 = sp.sum(axis=1)
+    j0, j1, wj = _coarse(np.arange(n), SP_STEP, len(sp))
+    band_sum = sp.sum(axis=1)
+    power0 = (1 - wj) * band_sum[j0] + wj * band_sum[j1]
 
     voiced = f0 > 0
     # the plan edits the modal pitch; creaky frames keep their period doubling on top of it
@@ -313,41 +345,52 @@ def render(an: Analysis, sr: int, track: PlanTrack, t_offset: float, rng: np.ran
     # tilt redistributes energy between bands; loudness then sets the power. The power is restored
     # over +-TILT_NORM_S, not frame by frame: per frame, a fricative (all its energy above 1 kHz) kept
     # its power and so lost its low band instead, and only 0.75-0.8 of the planned tilt was realised
-    sp = sp * 10 ** (np.outer(p["tilt_db"], _tilt_curve(sp.shape[1], sr)) / 10)
+    curve = _tilt_curve(sp.shape[1], sr)
+    tilted = _tilted_power(sp, curve, p["tilt_db"], j0, j1, wj)
     half_w = max(1, int(round(TILT_NORM_S / fp)))
     c0 = np.concatenate([[0.0], np.cumsum(power0)])
-    c1 = np.concatenate([[0.0], np.cumsum(sp.sum(axis=1))])
+    c1 = np.concatenate([[0.0], np.cumsum(tilted)])
     lo_w, hi_w = np.maximum(np.arange(n) - half_w, 0), np.minimum(np.arange(n) + half_w + 1, n)
-    gain = (c0[hi_w] - c0[lo_w]) / np.maximum(c1[hi_w] - c1[lo_w], 1e-30)
-    sp = sp * (gain * 10 ** (p["loudness_db"] / 10))[:, None]
-    b = np.clip(p["breathiness"], 0.0, 0.95)[:, None]
-    ap = 1.0 - (1.0 - ap) * (1.0 - b)
+    gain = (c0[hi_w] - c0[lo_w]) / np.maximum(c1[hi_w] - c1[lo_w], 1e-30) * 10 ** (p["loudness_db"] / 10)
 
-    # re-time: each source frame lasts 1/rate, pauses pause/rate, then resample the frame sequence
+    # re-time: each source frame lasts 1/rate, pauses pause/rate, then resample the frame sequence;
+    # envelope and aperiodicity come straight from their analysis frames, the per-frame edits after
     dur = np.exp(-p["log_rate"]) * np.where(pauses, np.exp(p["log_pause"]), 1.0)
     out_pos = np.concatenate([[0.0], np.cumsum(dur)])[:-1]
     n_out = max(1, int(round(dur.sum())))
     src = np.interp(np.arange(n_out), out_pos, np.arange(n))
+    at_src = lambda v: np.interp(src, np.arange(n), v)  # noqa: E731
+    k0, k1, wk = _coarse(src, SP_STEP, len(sp))
+    sp2 = (1 - wk)[:, None] * sp[k0] + wk[:, None] * sp[k1]
+    tilt_o = at_src(p["tilt_db"])
+    if np.ptp(tilt_o) == 0:  # one plan: one per-bin gain
+        sp2 *= at_src(gain)[:, None] * (10 ** (tilt_o[0] * curve / 10))[None, :]
+    else:
+        sp2 *= at_src(gain)[:, None] * 10 ** (np.outer(tilt_o, curve) / 10)
+    a0, a1, wa = _coarse(src, AP_STEP, len(ap))
+    ap2 = (1 - wa)[:, None] * ap[a0] + wa[:, None] * ap[a1]
+    ap2 = 1.0 - (1.0 - ap2) * (1.0 - np.clip(at_src(p["breathiness"]), 0.0, 0.95))[:, None]
     i0 = np.floor(src).astype(int)
     i1 = np.minimum(i0 + 1, n - 1)
     w = (src - i0)[:, None]
-    sp2 = (1 - w) * sp[i0] + w * sp[i1]
-    ap2 = (1 - w) * ap[i0] + w * ap[i1]
     near = np.rint(src).astype(int)
     both = (f0[i0] > 0) & (f0[i1] > 0)
     f02 = np.where(both, np.exp((1 - w[:, 0]) * np.log(np.maximum(f0[i0], 1)) + w[:, 0] * np.log(np.maximum(f0[i1], 1))), f0[near])
+
     # WORLD does not give back the band balance of its envelope. Its pulses sample the smooth envelope
     # at every harmonic, where this voice's weak first harmonics and creaky sub-harmonics sit below it
     # (the identity round trip had 1.4-2.2 dB more energy below 250 Hz and read 1.1 dB lower in tilt),
     # and a new F0 samples it elsewhere (F0 +12 st alone read -1.4 dB of tilt, a range x2 +0.7 dB). So
-    # a first synthesis measures the output's third-octave band powers per envelope band power, the
-    # envelope is corrected to the ratio the input had, and the second synthesis is the output:
-    # WORLD is linear in the envelope's power, so one correction suffices (identity: within 0.1 dB)
-    y = synthesize(f02, sp2, ap2, sr)
+    # the output's third-octave band powers per envelope band power are measured and the output is
+    # equalised to the ratio the input had. A static per-bin gain on the envelope (what a second
+    # synthesis did) and the same gain as a filter on WORLD's output give the same magnitude: WORLD's
+    # output is linear in the envelope's power, and each pulse's response is the minimum-phase
+    # spectrum of that envelope, so the two differ only in phase, by a smooth +-6 dB EQ's worth.
+    # The filter costs one FFT of the chunk, the second synthesis cost as much as the first.
+    y = synthesize(f02, sp2, ap2, sr).astype(np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
-        now = _ltas(y.astype(np.float64), sr) / _envelope_bands(sp2, sr)
-        sp2 = sp2 * _band_gain(an.band_out / now, sr, sp2.shape[1])[None, :]
-    y = synthesize(f02, sp2, ap2, sr)
+        now = _ltas(y, sr) / _envelope_bands(sp2, sr)
+        y = equalise(y, sr, an.band_out / now)
 
     # loudness the plan asked for, averaged over the frames that carry speech
     loud = p["loudness_db"]
