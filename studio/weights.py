@@ -40,6 +40,7 @@ class Model:
     embedded: bool
     files: tuple[WeightFile, ...]
     sources: tuple[dict, ...] = field(default=())
+    noncommercial: bool = False  # the licence forbids commercial use; shown wherever the model is listed or used
 
 
 def registry_path() -> Path:
@@ -76,7 +77,7 @@ def _load(path: str) -> dict[str, Model]:
     for m in data.get("model", []):
         files = tuple(WeightFile(**f) for f in m["files"])
         out[m["name"]] = Model(m["name"], m["medium"], m["role"], m["license"], bool(m.get("embedded", False)),
-                               files, tuple(m.get("sources", ())))
+                               files, tuple(m.get("sources", ())), bool(m.get("noncommercial", False)))
     return out
 
 

@@ -1,9 +1,12 @@
 """Free text → Affect, offline.
 
 Words that are taxonomy terms are read directly ("bittersweet relief" mixes both terms); anything
-else is matched by meaning with MiniLM sentence embeddings against every taxonomy term and its
-synonyms. Intensifiers and softeners scale the result ("slightly annoyed" < "furious"), and "not"
-flips polarity. ``Affect.why`` keeps the nearest labels and their scores so a UI can show why.
+else is matched by meaning with MiniLM sentence embeddings against every taxonomy term, its synonyms
+and the sourced idioms, glosses and behaviours of ``studio.affect.cues``, while cue words ("sneering",
+"icky") name their term outright. The labels come from that match; the VAD comes from the head fitted
+on human ratings (``studio.affect.vad_head``) when its lexicon has been pulled, else from the matched
+terms. Intensifiers and softeners scale the result ("slightly annoyed" < "furious"), and "not" flips
+polarity. ``Affect.why`` keeps the nearest labels and their scores so a UI can show why.
 """
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from studio.affect import taxonomy
+from studio.affect import cues, taxonomy
 from studio.affect.core import MAX_INTENSITY, Affect
 from studio.errors import StudioError
 
@@ -33,7 +36,8 @@ STOPWORDS = {"i", "im", "i'm", "am", "feel", "feeling", "feels", "felt", "a", "a
              "sense", "bit", "little", "to", "at", "it", "that", "this", "by", "for", "mood", "emotion", "tone"}
 TEMPERATURE = 0.05
 MIN_SIMILARITY = 0.3  # below this MiniLM neighbours are unrelated words (e.g. "the table is brown": 0.18)
-NEGATION_SCALE = 0.6  # "not happy" is milder than "sad"  # softmax over cosine similarities; MiniLM's neighbours differ by a few hundredths
+NEGATION_SCALE = 0.6  # "not happy" is milder than "sad"
+CUE_SIMILARITY = 0.7  # a cue word counts as a near-exact match: above what unrelated anchors reach (< 0.6 seen)
 
 
 def _anchors() -> tuple[list[str], list[str]]:
@@ -44,6 +48,9 @@ def _anchors() -> tuple[list[str], list[str]]:
             for form in (p, f"feeling {p}"):  # the bare word matches labels, the phrase matches sentences
                 phrases.append(form)
                 owners.append(name)
+    for phrase, name in cues.anchor_phrases():
+        phrases.append(phrase)
+        owners.append(name)
     return phrases, owners
 
 
@@ -88,8 +95,9 @@ def _strip_modifiers(text: str) -> tuple[str, float, bool]:
     return " ".join(words), mult, negate
 
 
-def nearest_terms(text: str, k: int = 5) -> list[tuple[str, float]]:
-    """Taxonomy terms by cosine similarity to ``text`` (best phrase of each term)."""
+def nearest_terms(text: str, k: int = 5, words: list[str] | None = None) -> list[tuple[str, float]]:
+    """Taxonomy terms by cosine similarity to ``text`` (best phrase of each term); terms named by a
+    cue word among ``words`` score at least ``CUE_SIMILARITY``."""
     from studio.affect.embedder import embedder
 
     mat, owners = _anchor_matrix()
@@ -98,6 +106,8 @@ def nearest_terms(text: str, k: int = 5) -> list[tuple[str, float]]:
     for s, o in zip(sims.tolist(), owners):
         if s > best.get(o, -2.0):
             best[o] = s
+    for name in cues.cue_terms(words or []):
+        best[name] = max(best.get(name, -2.0), CUE_SIMILARITY)
     return sorted(best.items(), key=lambda kv: -kv[1])[:k]
 
 
@@ -115,7 +125,7 @@ def parse_text(text: str, intensity: float | None = None) -> Affect:
         parts = [Affect.of(t.name, t.intensity) for t in known]
         why = tuple((t.name, 1.0) for t in known)
     else:
-        near = nearest_terms(core, k=5)
+        near = nearest_terms(core, k=5, words=words)
         if near[0][1] < MIN_SIMILARITY:
             names = ", ".join(f"{n} ({sc:.2f})" for n, sc in near[:3])
             raise StudioError(f"no clear emotion in {text!r} (nearest: {names}); name a feeling, e.g. 'slightly annoyed'")
@@ -129,7 +139,12 @@ def parse_text(text: str, intensity: float | None = None) -> Affect:
                 term = taxonomy.terms()[name]
                 parts.append((Affect.of(name, term.intensity), float(wi)))
         why = tuple((n, round(float(s), 3)) for n, s in near)
+        if near[0][0] == "neutral" and w[0] >= 0.5:  # speech described as emotionless is neutral, not a faint emotion
+            return Affect(mixture=(("neutral", 1.0),), intensity=0.0, label=text.strip(), why=why)
         mixed = Affect.mix([p for p, _ in parts], [wi for _, wi in parts])
+        head = _vad_head()
+        if head is not None:
+            mixed = Affect(vad=head.vad(" ".join(words)), mixture=mixed.mixture, intensity=mixed.intensity, label=mixed.label)
         parts = [mixed]
     affect = parts[0] if len(parts) == 1 else Affect.mix(parts)
     base = affect.intensity
@@ -138,6 +153,12 @@ def parse_text(text: str, intensity: float | None = None) -> Affect:
         mult *= NEGATION_SCALE
     final = min(MAX_INTENSITY, base * mult) if intensity is None else intensity
     return Affect(vad=affect.vad, mixture=affect.mixture, intensity=final, label=text.strip(), why=why)
+
+
+def _vad_head():
+    from studio.affect import vad_head
+
+    return vad_head.head()
 
 
 def _known_terms(words: list[str]) -> list | None:
