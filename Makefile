@@ -1,5 +1,5 @@
 # `make demo`: set up .venv, pull the embedded models, run the main job on the embedded engines.
-# `make test`: the same set-up plus dev extras and the browser, then the test suite (.ci/run is exactly this).
+# `make test`: the same set-up plus the dev and ray extras and the browser, then the test suite (.ci/run is exactly this).
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -18,7 +18,7 @@ $(VENV)/.setup-$(EXTRAS): pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.setup-dev: pyproject.toml $(VENV)/.setup-$(EXTRAS)
-	$(BIN)/python -m pip install -q -e '.[$(EXTRAS),dev]'
+	$(BIN)/python -m pip install -q -e '.[$(EXTRAS),dev,ray]'
 	touch $@
 
 setup: $(VENV)/.setup-$(EXTRAS)

@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 
 from studio.affect import Affect  # noqa: E402
+from studio.affect.tracks import plan_for  # noqa: E402
 
 BASIC = ("anger", "disgust", "fear", "joy", "sadness", "surprise")
 FER7 = ("anger", "disgust", "fear", "joy", "sadness", "surprise", "neutral")
@@ -38,12 +39,12 @@ def table(header: list[str], rows: list[list]) -> str:
 def fidelity(p, fer, bsr) -> None:
     from evals.blendshapes import AU_BLENDSHAPES, au_from_blendshapes
     from evals.metrics import accuracy, confusion
-    from pipelines.face import express
+    from pipelines.face.express import express
 
     labels = ("neutral",) + BASIC + ("contempt",)
     recs, ev = {}, {}
     for e in labels:
-        img = express(None, Affect.of(e, 1.0), prepared=p).image
+        img = express(None, plan_for("face", Affect.of(e, 1.0)), prepared=p).image
         recs[e] = fer.recognize(img)
         ev[e] = au_from_blendshapes({k: v for k, v in bsr.recognize(img).measures.items()})
     true = [e for e in labels if e in FER7]
@@ -77,12 +78,12 @@ def fidelity(p, fer, bsr) -> None:
 
 def intensity(p, fer) -> None:
     from evals.metrics import spearman
-    from pipelines.face import express
+    from pipelines.face.express import express
 
     print("\n### Intensity: FER probability of the target class over five intensities\n")
     rows = []
     for e in BASIC:
-        probs = [fer.recognize(express(None, Affect.of(e, k), prepared=p).image).probs[e] for k in LEVELS]
+        probs = [fer.recognize(express(None, plan_for("face", Affect.of(e, k)), prepared=p).image).probs[e] for k in LEVELS]
         if max(probs) < 0.01:  # ties at ~0 make any rank correlation meaningless
             rows.append([e] + [round(x, 3) for x in probs] + ["n/a", "FER never picks it"])
             continue
@@ -96,18 +97,18 @@ def video_checks(p, text: str, out_dir: Path) -> None:
 
     from evals.blendshapes import mouth_open
     from evals.metrics import pearson
-    from pipelines.face import talk
+    from pipelines.face.talk import talk
     from pipelines.face.video import read_frames
     from pipelines.face.visemes import frame_rms
-    from pipelines.speech import synthesize
+    from studio import Studio
 
     affect = Affect.of("joy", 0.8)
-    speech = synthesize(text, affect, seed=0)
+    speech = Studio().speak(text, affect, seed=0)
     # speed: rendering only (speech synthesis excluded), after one warm-up frame
     rows = []
     for backend in ("numpy", "torch"):
         t = time.perf_counter()
-        res = talk(None, text, affect, seed=0, prepared=p, speech=speech, backend=backend, size=p.image.shape[0])
+        res = talk(None, text, plan_for("face", affect), speech, seed=0, prepared=p, backend=backend, size=p.image.shape[0])
         dt = time.perf_counter() - t
         rows.append([f"render ({backend}, CPU)", len(res.frames), round(dt, 2), round(len(res.frames) / dt, 1)])
     path = out_dir / "bench.mp4"

@@ -1,9 +1,11 @@
 """Speech benchmark: realisation of the prosody plan, intensity ranking, speed and arousal CCC.
 
-    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/speech.py [--texts 2] [--repeats 2]
+    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/speech.py [--texts 3] [--repeats 5] [--speed-only]
 
 Prints Markdown tables (copied into benchmarks/README.md). Everything is measured from rendered
-audio by evals.speech.AcousticRecognizer, which never reads the plan.
+audio by evals.speech.AcousticRecognizer, which never reads the plan, and the F0 rows also by Praat
+(parselmouth's autocorrelation pitch, Boersma 1993), a tracker independent of both the renderer and
+the recognizer.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ warnings.filterwarnings("ignore")
 import numpy as np  # noqa: E402
 
 from evals.metrics import ccc, spearman  # noqa: E402
+from studio.affect.tracks import plan_for  # noqa: E402
 from evals.speech import AcousticRecognizer, FULL_AROUSAL, measure  # noqa: E402
 from studio import engines  # noqa: E402
 from studio.affect import Affect, prosody_plan  # noqa: E402
@@ -42,6 +45,20 @@ QUANTITIES = {
 }
 
 
+def praat_f0(x: np.ndarray, sr: int) -> tuple[float, float]:
+    """Praat's F0 median (st re 100 Hz) and 5-95 % range (st): To Pitch (ac), 10 ms, 50-500 Hz."""
+    import parselmouth
+
+    p = parselmouth.Sound(np.asarray(x, np.float64), sampling_frequency=sr).to_pitch_ac(
+        time_step=0.01, pitch_floor=50.0, pitch_ceiling=500.0)
+    f = p.selected_array["frequency"]
+    st = 12 * np.log2(f[f > 0] / 100.0)
+    return float(np.median(st)), float(np.percentile(st, 95) - np.percentile(st, 5))
+
+
+PRAAT = {"F0 level (st)": lambda m, b: m[0] - b[0], "F0 range (log ×)": lambda m, b: math.log(m[1] / b[1])}
+
+
 def affect(label: str, k: float) -> Affect:
     return Affect.neutral() if label == "neutral" else Affect.of(label, k)
 
@@ -50,23 +67,28 @@ def realisation(engine, texts) -> tuple[str, dict]:
     rows = []
     cache = {}
     for ti, text in enumerate(texts):
-        raw = engine.render(text, Affect.neutral(), seed=ti)
-        voc = engine.render(text, Affect.neutral(), seed=ti, vocode=True)
+        raw = engine.speak(text, plan_for("speech", Affect.neutral()), seed=ti)
+        voc = engine.speak(text, plan_for("speech", Affect.neutral()), seed=ti, vocode=True)
         cache[(ti, "raw")] = measure(raw.audio, raw.sample_rate)
         cache[(ti, "voc")] = measure(voc.audio, voc.sample_rate)
-    out = ["| emotion | quantity | planned | measured vs vocoded neutral | ratio | measured vs plain neutral | direction | within 20 % |",
-           "|---|---|---|---|---|---|---|---|"]
+        cache[(ti, "raw", "praat")] = praat_f0(raw.audio, raw.sample_rate)
+        cache[(ti, "voc", "praat")] = praat_f0(voc.audio, voc.sample_rate)
+    out = ["| emotion | quantity | planned | measured vs vocoded neutral | ratio | measured vs plain neutral | Praat vs plain neutral | direction | within 20 % |",
+           "|---|---|---|---|---|---|---|---|---|"]
     # the vocoder's own change: WORLD round trip with an identity plan vs plain piper
     for q, (_, meas, _) in QUANTITIES.items():
         d = np.mean([meas(cache[(ti, "voc")], cache[(ti, "raw")]) for ti in range(len(texts))])
-        out.append(f"| (vocoder only) | {q} | 0 | — | — | {d:+.2f} | — | — |")
+        pr = (f"{np.mean([PRAAT[q](cache[(ti, 'voc', 'praat')], cache[(ti, 'raw', 'praat')]) for ti in range(len(texts))]):+.2f}"
+              if q in PRAAT else "—")
+        out.append(f"| (vocoder only) | {q} | 0 | — | — | {d:+.2f} | {pr} | — | — |")
     stats = {"n": 0, "ok": 0, "dir": 0}
     for label in EMOTIONS[1:]:
         plan = prosody_plan(affect(label, 1.0))
-        ms = []
+        ms, ps = [], []
         for ti, text in enumerate(texts):
-            r = engine.render(text, affect(label, 1.0), seed=ti)
+            r = engine.speak(text, plan_for("speech", affect(label, 1.0)), seed=ti)
             ms.append(measure(r.audio, r.sample_rate))
+            ps.append(praat_f0(r.audio, r.sample_rate))
         for q, (planned, meas, scale) in QUANTITIES.items():
             p = planned(plan)
             if abs(p) < 0.05 * scale:  # the plan does not move this quantity noticeably
@@ -80,7 +102,8 @@ def realisation(engine, texts) -> tuple[str, dict]:
             stats["ok"] += bool(ok)
             stats["dir"] += bool(ok_dir)
             rows.append((label, q, ratio))
-            out.append(f"| {label} | {q} | {p:+.2f} | {dv:+.2f} | {ratio:.2f} | {dr:+.2f} | {'yes' if ok_dir else 'NO'} | {'yes' if ok else 'no'} |")
+            pr = f"{np.mean([PRAAT[q](m, cache[(ti, 'raw', 'praat')]) for ti, m in enumerate(ps)]):+.2f}" if q in PRAAT else "—"
+            out.append(f"| {label} | {q} | {p:+.2f} | {dv:+.2f} | {ratio:.2f} | {dr:+.2f} | {pr} | {'yes' if ok_dir else 'NO'} | {'yes' if ok else 'no'} |")
     out.append("")
     out.append(f"{stats['dir']}/{stats['n']} planned changes move the right way; {stats['ok']}/{stats['n']} within 20 % of the planned size "
                f"(measured against the vocoded neutral).")
@@ -94,9 +117,9 @@ def rendered_f0(engine, texts) -> str:
         return 12 * np.log2(f[f > 0] / 100)
     rows = {}
     for ti, text in enumerate(texts):
-        v = st(engine.render(text, Affect.neutral(), seed=ti, vocode=True).meta["world_f0"])
+        v = st(engine.speak(text, plan_for("speech", Affect.neutral()), seed=ti, vocode=True).meta["world_f0"])
         for label in EMOTIONS[1:]:
-            f = st(engine.render(text, affect(label, 1.0), seed=ti).meta["world_f0"])
+            f = st(engine.speak(text, plan_for("speech", affect(label, 1.0)), seed=ti).meta["world_f0"])
             rows.setdefault(label, []).append((np.median(f) - np.median(v),
                                                math.log(np.ptp(np.percentile(f, [5, 95])) / np.ptp(np.percentile(v, [5, 95])))))
     out = ["| emotion | planned F0 level (st) | synthesised F0 level | planned F0 range (log ×) | synthesised F0 range |", "|---|---|---|---|---|"]
@@ -124,7 +147,7 @@ def tracker_check(engine, texts) -> str:
     acc: dict[tuple[str, str], list] = {}
     for ti, text in enumerate(texts):
         for label in ["neutral"] + EMOTIONS[1:]:
-            r = engine.render(text, affect(label, 1.0), seed=ti, vocode=True)
+            r = engine.speak(text, plan_for("speech", affect(label, 1.0)), seed=ti, vocode=True)
             x = r.audio.astype(np.float64)
             wf = r.meta["world_f0"]
             wt = np.arange(len(wf)) * 0.005
@@ -157,14 +180,14 @@ def intensity_and_ccc(engine, texts, cache) -> str:
             pv, fv, lv = [], [], []
             for ti, text in enumerate(texts):
                 base = cache[(ti, "raw")]
-                r = engine.render(text, affect(label, k), seed=ti)
+                r = engine.speak(text, plan_for("speech", affect(label, k)), seed=ti)
                 m = measure(r.audio, r.sample_rate)
                 dev = {q: meas(m, base) / scale for q, (_, meas, scale) in QUANTITIES.items()}
                 pv.append(sum(dev[q] * dirv[q] for q in dev) / norm)
                 fv.append(m["f0_median_st"] - base["f0_median_st"])
                 lv.append(m["rms_db"] - base["rms_db"])
                 cal = AcousticRecognizer(baseline=base, same_text=True)
-                g = cal.recognize(r.audio, r.sample_rate)
+                g = cal.measure_audio(r.audio, r.sample_rate)
                 a = affect(label, k)
                 req_a.append(a.vad[1] * a.intensity)
                 req_v.append(a.vad[0] * a.intensity)
@@ -188,48 +211,69 @@ def intensity_and_ccc(engine, texts, cache) -> str:
 
 
 def speed(engine, texts, repeats: int) -> str:
-    """Cold: the engine's analysis cache is emptied first, so piper, Harvest, CheapTrick and D4C all run.
-    Warm: the same text and seed in another emotion right after, as the web demo re-renders a line or a
-    dataset grid speaks one text in every emotion (base voice and WORLD analysis reused)."""
-    lines = ["| text | audio s | plain piper RTF | emotional (anger 1.0) RTF, cold | ratio | "
-             "warm: joy 1.0 after anger, same text and seed | ratio |", "|---|---|---|---|---|---|---|"]
-    tot_p = tot_e = tot_a = 0.0
+    """Plain piper (intensity 0), cold (the engine's cache emptied first, so piper and the whole WORLD
+    analysis run) and warm (the same text and seed in another emotion right after, as the web demo
+    re-renders a line or a dataset grid speaks one text in every emotion) are timed interleaved, one
+    after the other in each repeat, so load from other jobs on the machine hits all three alike; medians.
+    The ratios are wall time on the same text."""
+    lines = ["| text | plain audio s | plain piper s | cold: anger 1.0 s | cold / plain | warm: joy 1.0 after anger s | warm / plain | "
+             "plain RTF | cold RTF (own output) | warm RTF |", "|---|---|---|---|---|---|---|---|---|---|"]
+    tot = np.zeros(4)
     for ti, text in enumerate(texts):
         tp, te, tw = [], [], []
         for _ in range(repeats):
             engine.cache.clear()
             t0 = time.perf_counter()
-            raw = engine.render(text, Affect.neutral(), seed=ti)
+            raw = engine.speak(text, plan_for("speech", Affect.neutral()), seed=ti)
             tp.append(time.perf_counter() - t0)
             engine.cache.clear()
             t0 = time.perf_counter()
-            emo = engine.render(text, Affect.of("anger", 1.0), seed=ti)
+            emo = engine.speak(text, plan_for("speech", Affect.of("anger", 1.0)), seed=ti)
             te.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
-            warm = engine.render(text, Affect.of("joy", 1.0), seed=ti)
+            warm = engine.speak(text, plan_for("speech", Affect.of("joy", 1.0)), seed=ti)
             tw.append(time.perf_counter() - t0)
-        p, e, w = min(tp) / raw.duration_s, min(te) / emo.duration_s, min(tw) / warm.duration_s
-        tot_p += min(tp)
-        tot_e += min(te)
-        tot_a += raw.duration_s
-        lines.append(f"| {ti + 1} | {raw.duration_s:.2f} | {p:.3f} | {e:.3f} | {e / p:.1f}× | {w:.3f} | {w / p:.1f}× |")
-    lines.append(f"| all | {tot_a:.2f} | {tot_p / tot_a:.3f} | {tot_e / tot_a:.3f} (per second of plain audio) | "
-                 f"{tot_e / tot_p:.1f}× | | |")
+        p, e, w = float(np.median(tp)), float(np.median(te)), float(np.median(tw))
+        tot += [raw.duration_s, p, e, w]
+        lines.append(f"| {ti + 1} | {raw.duration_s:.2f} | {p:.3f} | {e:.3f} | {e / p:.2f}× | {w:.3f} | {w / p:.2f}× | "
+                     f"{p / raw.duration_s:.3f} | {e / emo.duration_s:.3f} | {w / warm.duration_s:.3f} |")
+    a, p, e, w = tot
+    lines.append(f"| all | {a:.2f} | {p:.3f} | {e:.3f} | {e / p:.2f}× | {w:.3f} | {w / p:.2f}× | {p / a:.3f} | | |")
     return "\n".join(lines)
+
+
+def onset(engine, texts) -> str:
+    """Intensity 0 is plain piper and any other intensity goes through WORLD: with a transparent round
+    trip, 0.05 lands next to 0 (F0 median and tilt, recognizer and Praat)."""
+    out = ["| emotion | F0 median 0.05 − 0 (st), recognizer | same, Praat | tilt 0.05 − 0 (dB) | planned F0 shift at 0.05 (st) |",
+           "|---|---|---|---|---|"]
+    base = {}
+    for ti, text in enumerate(texts):
+        r = engine.speak(text, plan_for("speech", Affect.neutral()), seed=ti)
+        base[ti] = (measure(r.audio, r.sample_rate), praat_f0(r.audio, r.sample_rate))
+    for label in EMOTIONS[1:]:
+        d = []
+        for ti, text in enumerate(texts):
+            r = engine.speak(text, plan_for("speech", affect(label, 0.05)), seed=ti)
+            m, pr = measure(r.audio, r.sample_rate), praat_f0(r.audio, r.sample_rate)
+            d.append((m["f0_median_st"] - base[ti][0]["f0_median_st"], pr[0] - base[ti][1][0], m["tilt_db"] - base[ti][0]["tilt_db"]))
+        a = np.mean(d, axis=0)
+        out.append(f"| {label} | {a[0]:+.2f} | {a[1]:+.2f} | {a[2]:+.2f} | {prosody_plan(affect(label, 0.05)).f0_shift_st:+.2f} |")
+    return "\n".join(out)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--texts", type=int, default=len(TEXTS))
-    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--speed-only", action="store_true", help="only the speed table (about 1 min)")
     args = ap.parse_args()
     texts = TEXTS[: args.texts]
     engine = engines.get("speech", "embedded")
-    engine.render("Warm up.", Affect.neutral())
+    engine.speak("Warm up.", plan_for("speech", Affect.neutral()))
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs, "
           f"python {platform.python_version()}; other engineers' jobs shared the CPU during the run")
-    print("\n### Speed (min of repeats, wall clock)\n")
+    print(f"\n### Speed (median of {args.repeats} interleaved repeats, wall clock)\n")
     print(speed(engine, texts, args.repeats))
     if args.speed_only:
         return
@@ -240,6 +284,8 @@ def main() -> None:
     print(rendered_f0(engine, texts))
     print("\n### Diagnostic: F0 trackers against the F0 the synthesiser was given (intensity 1)\n")
     print(tracker_check(engine, texts))
+    print("\n### Onset: intensity 0.05 against 0 (plain piper), mean over texts\n")
+    print(onset(engine, texts))
     print("\n### Intensity ranking and arousal estimate\n")
     print(intensity_and_ccc(engine, texts, cache))
 

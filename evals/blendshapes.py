@@ -14,8 +14,8 @@ from typing import Iterator
 
 import numpy as np
 
-from evals.base import Recognition
 from evals.face_crop import FaceMesh, detect_face, require_face
+from evals.base import BaseRecognizer, Recognition, as_media
 from studio.errors import StudioError
 
 # AU number → the blendshapes whose mean is that AU's evidence (REFERENCE.md section 2).
@@ -83,15 +83,17 @@ def mesh_measures(mesh: FaceMesh) -> dict[str, float]:
     return out
 
 
-class BlendshapeRecognizer:
+class BlendshapeRecognizer(BaseRecognizer):
     """Measures blendshapes and AU evidence on a face image; predicts no class or VA itself."""
 
     name = "mediapipe-blendshapes"
     medium = "face"
+    kind = "realisation"
+    accepts = ("image",)
 
-    def recognize(self, image) -> Recognition:
-        _, mesh = require_face(image)
-        return Recognition(self.name, {}, None, None, mesh_measures(mesh))
+    def recognize(self, media) -> Recognition:
+        _, mesh = require_face(self.check(as_media(media)).image)
+        return self.recognition(measures=mesh_measures(mesh))
 
     def au_evidence(self, image) -> dict[int, float]:
         _, mesh = require_face(image)

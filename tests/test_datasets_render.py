@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -155,26 +154,59 @@ def test_workers_2_give_identical_output(spec_file, clean, tmp_path):
     pd.testing.assert_frame_equal(a, b)  # same ids, same plans, same file hashes
 
 
+# Run in the killed subprocess: the render stalls inside the atomic write of item K+1 (its bytes in a temporary
+# file beside the destination, not yet renamed), once K rows are in the journal, and says so on a pipe. The
+# kill then lands at that exact point: after K finished items, in the middle of the next one's write.
+STALL = """
+import contextlib, os, sys, threading
+from pathlib import Path
+import studio.media as media
+
+out, k, fd = Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+real = media.atomic_path
+
+@contextlib.contextmanager
+def stalled(path):
+    with real(path) as tmp:
+        yield tmp
+        journal = out / "manifest.jsonl"
+        if journal.exists() and journal.read_bytes().count(b"\\n") >= k and Path(tmp).exists():
+            os.write(fd, f"{tmp}\\n".encode())
+            threading.Event().wait()   # until the test's SIGKILL
+
+media.atomic_path = stalled
+from studio.cli import main
+sys.exit(main(["render", sys.argv[1], "-o", str(out)]))
+"""
+
+
 def test_kill9_then_resume_equals_clean_run(spec_file, clean, tmp_path):
+    import select
+
     out = tmp_path / "killed"
-    rng = random.Random(1234)
-    wait_rows = rng.randint(1, 4)
-    proc = subprocess.Popen([sys.executable, "-m", "studio.cli", "render", str(spec_file), "-o", str(out)],
-                            env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    journal = out / "manifest.jsonl"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None:
-        if journal.exists() and journal.read_bytes().count(b"\n") >= wait_rows:
-            break
-        time.sleep(0.01)
-    time.sleep(rng.uniform(0.0, 0.3))  # a random moment: mid-render, mid-write or mid-append
+    k = 3
+    r, w = os.pipe()
+    proc = subprocess.Popen([sys.executable, "-c", STALL, str(spec_file), str(out), str(k), str(w)], pass_fds=(w,),
+                            env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    os.close(w)
+    try:
+        ready, _, _ = select.select([r], [], [], 180)
+        said = os.read(r, 4096).decode() if ready else ""
+    finally:
+        os.close(r)
+    assert said, f"the render never reached item {k + 1}'s write: {proc.poll()} {proc.stderr.read()[-2000:] if proc.poll() is not None else ''}"
+    half = Path(said.strip())
+    assert half.exists() and half.name.startswith(".")  # the next item's bytes, not yet renamed into place
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    proc.stderr.close()
     assert proc.returncode == -signal.SIGKILL, "the render finished before it could be killed"
     partial = load_manifest(out)
     assert 0 < len(partial) < N_ITEMS
+    assert len(partial) == k
     for r in partial.to_dict("records"):  # whatever was counted is complete
         assert sha256_of(out / r["file"]) == r["sha256"]
+    assert _stray(out)  # the interrupted write's temporary file is there until the resume
     with pytest.raises(StudioError, match="--resume"):
         render(spec_file, out)
     s = render(spec_file, out, resume=True)

@@ -1,6 +1,8 @@
 """Spec parsing: grid expansion, explicit items, ids, and one-line errors that say where and what to write."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -152,3 +154,131 @@ def test_every_example_spec_loads():
     for p in specs:
         s = load_spec(p)
         assert s.items and len({it.id for it in s.items}) == len(s.items)
+
+
+# ---- lazy grids -----------------------------------------------------------------------------------------------
+DEMO = Path(__file__).resolve().parent.parent / "examples" / "demo.toml"
+
+
+def test_demo_ids_unchanged_by_lazy_expansion():
+    import hashlib
+
+    # the sha256 of the demo's 50 ids in order, as the list-building expansion (before lazy grids) gave them
+    s = load_spec(DEMO)
+    assert len(s) == 50 and [it.index for it in s.items] == list(range(50))
+    assert hashlib.sha256(",".join(it.id for it in s.items).encode()).hexdigest() == \
+        "a7b74d2a605cbf6fd998ee17f73bc9018ee63bc38bb4817d19a233801c7c677c"
+
+
+def _oracle(spec: dict) -> list:
+    """The plain expansion: every combination of every table, in order, first occurrence of each id kept."""
+    import itertools
+
+    from studio.affect import Affect
+    from studio.datasets.items import Item
+
+    seen: dict = {}
+    for g in spec["grid"]:
+        medium = g["medium"]
+        seeds = range(g["seeds"]) if isinstance(g["seeds"], int) else g["seeds"]
+        words = g["texts"] if medium == "speech" else g["prompts"]
+        opts = {"engine": "embedded", "format": "wav"} if medium == "speech" else \
+            {"engine": "embedded", "width": g.get("width", 512), "height": 512, "weights": None}
+        for w, e, x, sd in itertools.product(words, g["emotions"], g["intensities"], seeds):
+            x = 0.0 if Affect.from_spec(e, float(x)).is_neutral else float(x)
+            it = Item(medium=medium, mode="speak" if medium == "speech" else "generate", emotion=e, intensity=x,
+                      seed=sd, text=w if medium == "speech" else None, prompt=w if medium == "image" else None,
+                      options=tuple(sorted(opts.items())))
+            seen.setdefault(it.id, it)
+    return list(seen.values())
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_overlapping_grids_count_index_and_order_match_the_plain_expansion(seed):
+    import random
+
+    rng = random.Random(seed)
+
+    def grid():
+        medium = rng.choice(["speech", "speech", "image"])
+        g = {"medium": medium, "emotions": rng.sample(["neutral", "joy", "sadness", "anger", "joy"], rng.randint(1, 4)),
+             "intensities": rng.sample([0.0, 0.5, 1.0, 0.5000000001, 1], rng.randint(1, 3)),
+             "seeds": rng.randint(1, 4) if rng.random() < 0.5 else [rng.randint(0, 4) for _ in range(rng.randint(1, 4))],
+             ("texts" if medium == "speech" else "prompts"): [rng.choice("abc") for _ in range(rng.randint(1, 3))]}
+        if medium == "image":
+            g["width"] = rng.choice([64, 64, 96])
+        return g
+
+    spec = {"grid": [grid() for _ in range(rng.randint(2, 5))]}
+    want = _oracle(spec)
+    s = load_spec(spec)
+    assert len(s) == len(want) and sum(s.counts().values()) == len(want)  # counted, not expanded
+    got = list(s.items)
+    assert [it.id for it in got] == [it.id for it in want] and [it.index for it in got] == list(range(len(want)))
+    assert [it.intensity for it in got] == [it.intensity for it in want]  # the first occurrence is the one kept
+    for i, it in enumerate(want):
+        assert s.item_at(i).id == it.id
+        assert s.index_of({**it.request_row(), "id": it.id}) == i  # a journal row finds its place
+    assert s.index_of({**want[0].request_row(), "seed": 99}) is None
+    k = rng.randint(0, len(want))
+    assert [it.id for it in s.items[k:k + 3]] == [it.id for it in want[k:k + 3]]
+
+
+TEN_MILLION = {"dataset": {"name": "huge"}, "grid": [{
+    "medium": "speech", "texts": [f"Line number {i}." for i in range(10)],
+    "emotions": ["joy", "sadness", "anger", "fear", "disgust", "surprise", "contempt", "0.5,0.2,0.1",
+                 "joy:0.5,fear:0.5", "0.2,0.6,-0.1"],
+    "intensities": [round(0.1 * i + 0.1, 1) for i in range(10)], "seeds": 10000}]}
+
+
+def test_ten_million_item_grid_is_counted_and_indexed_without_expansion():
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        s = load_spec(TEN_MILLION)
+        assert len(s) == 10_000_000 and s.counts() == {"speech": 10_000_000}
+        last = s.items[-1]
+        assert (last.index, last.seed, last.text, last.emotion, last.intensity) == \
+            (9_999_999, 9999, "Line number 9.", "0.2,0.6,-0.1", 1.0)
+        assert s.index_of(last.request_row()) == 9_999_999
+        first = s.items[:3]
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert [it.seed for it in first] == [0, 1, 2] and len({it.id for it in first}) == 3
+    assert peak < 20 * 2**20, peak  # a list of 10M items would be gigabytes
+
+
+def test_ten_million_item_grid_limit_3_renders_3_with_bounded_memory(tmp_path):
+    import tracemalloc
+
+    from studio.datasets import load_manifest, render
+
+    pytest.importorskip("pipelines.speech")
+    tracemalloc.start()
+    try:
+        s = render(TEN_MILLION, tmp_path / "huge", limit=3)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    m = load_manifest(tmp_path / "huge")
+    assert s.rendered == 3 and s.total == 3 and list(m["index"]) == [0, 1, 2] and list(m["seed"]) == [0, 1, 2]
+    assert all((tmp_path / "huge" / f).stat().st_size > 1000 for f in m["file"])
+    assert "3 of the 10,000,000 items" in (tmp_path / "huge" / "README.md").read_text()
+    assert peak < 200 * 2**20, peak  # Python-side allocations: models and three clips, never the grid
+
+
+def test_big_spec_is_refused_without_yes_or_limit(tmp_path):
+    from studio.datasets import iter_render, render
+
+    with pytest.raises(StudioError) as e:
+        render(TEN_MILLION, tmp_path / "x")
+    msg = str(e.value)
+    assert "10,000,000 items" in msg and "--yes" in msg and "--limit" in msg and "\n" not in msg
+    assert not (tmp_path / "x").exists()  # refused before anything is written
+    pytest.importorskip("pipelines.speech")
+    gen = iter_render(TEN_MILLION, tmp_path / "y", yes=True)  # confirmed: it starts (one item, then stop)
+    row = next(gen)
+    gen.close()
+    assert row["index"] == 0 and (tmp_path / "y" / row["file"]).is_file()

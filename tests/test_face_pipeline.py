@@ -7,7 +7,9 @@ import os
 import numpy as np
 import pytest
 
+from studio import Studio
 from studio.affect import Affect
+from studio.affect.tracks import plan_for
 from studio.errors import StudioError
 
 pytestmark = pytest.mark.slow
@@ -22,9 +24,9 @@ def portrait():
 
 @pytest.fixture(scope="module")
 def stills(portrait):
-    from pipelines.face import express
+    from pipelines.face.express import express
 
-    return {e: express(None, Affect.of(e, 1.0), prepared=portrait)
+    return {e: express(None, plan_for("face", Affect.of(e, 1.0)), prepared=portrait)
             for e in ("neutral", "joy", "sadness", "surprise", "anger", "fear")}
 
 
@@ -37,9 +39,7 @@ def fer():
 
 @pytest.fixture(scope="module")
 def video(tmp_path_factory):
-    from pipelines.face import talk
-
-    res = talk(None, "Hello, how are you?", Affect.of("joy", 0.8), seed=3, size=256)
+    res = Studio().talk(None, "Hello, how are you?", Affect.of("joy", 0.8), seed=3, size=256)
     path = tmp_path_factory.mktemp("face") / "talk.mp4"
     res.save(path)
     return res, path
@@ -83,9 +83,9 @@ def test_intensity_zero_is_the_neutralised_portrait(portrait, stills):
 
 
 def test_contempt_is_one_sided(portrait):
-    from pipelines.face import express
+    from pipelines.face.express import express
 
-    img = express(None, Affect.of("contempt", 1.0), prepared=portrait).image
+    img = express(None, plan_for("face", Affect.of("contempt", 1.0)), prepared=portrait).image
     diff = np.abs(img.astype(int) - portrait.render(np.zeros((478, 2))).astype(int)).sum(-1)
     x_mid = int(portrait.fields.frame.origin[0])
     right, left = diff[:, :x_mid].sum(), diff[:, x_mid:].sum()  # subject's right is the image's left
@@ -132,12 +132,13 @@ def test_mouth_follows_the_speech(video):
 
 
 def test_video_is_deterministic(video):
-    from pipelines.face import talk
+    from pipelines.face.talk import talk
 
     res, _ = video
-    again = talk(None, "Hello, how are you?", Affect.of("joy", 0.8), seed=3, size=256, speech=res.speech)
+    plan = plan_for("face", Affect.of("joy", 0.8))
+    again = talk(None, "Hello, how are you?", plan, res.speech, seed=3, size=256)
     assert np.array_equal(again.frames, res.frames)
-    other = talk(None, "Hello, how are you?", Affect.of("joy", 0.8), seed=4, size=256, speech=res.speech)
+    other = talk(None, "Hello, how are you?", plan, res.speech, seed=4, size=256)
     assert not np.array_equal(other.tracks["head"], res.tracks["head"])
 
 
@@ -178,7 +179,7 @@ def test_no_mp4_left_when_rendering_fails(tmp_path):
 
 
 def test_bad_inputs(tmp_path):
-    from pipelines.face import express, talk
+    express, talk = Studio().express, Studio().talk
 
     bad = tmp_path / "x.png"
     bad.write_text("not an image")
@@ -204,9 +205,9 @@ def test_bad_inputs(tmp_path):
 def test_small_face_is_refused():
     import cv2
 
-    from pipelines.face import express
     from studio.media import default_portrait
 
+    express = Studio().express
     tiny = np.full((512, 512, 3), 200, np.uint8)
     tiny[:320, :320] = cv2.resize(default_portrait(), (320, 320), interpolation=cv2.INTER_AREA)  # a ~57 px face
     with pytest.raises(StudioError, match="px"):

@@ -8,11 +8,14 @@ import pytest
 
 from evals.image import ImageStatsRecognizer, colourfulness, image_stats
 from evals.metrics import spearman
-from pipelines.image import generate
 from pipelines.image.embedded import compose, grade
+from studio import Studio, spine
 from studio.affect import Affect, Trajectory, image_plan
 from studio.errors import StudioError
 from studio.media import default_portrait, png_meta
+from studio.requests import ImageRequest
+
+generate = Studio().image
 
 GRID = [(v, a) for v in (-0.8, -0.3, 0.3, 0.8) for a in (-0.8, -0.3, 0.3, 0.8)]
 
@@ -112,8 +115,10 @@ def test_bad_input_is_one_clear_error(tmp_path):
         generate("x", Trajectory.parse("neutral > joy"))
     with pytest.raises(StudioError, match="steps"):
         generate("x", Affect.of("joy"), engine="embedded", steps=3, width=64, height=64)
-    with pytest.raises(StudioError, match="unknown image option"):
+    with pytest.raises(TypeError, match="colour"):  # options are keyword-only now: a typo is Python's own error
         generate("x", Affect.of("joy"), width=64, height=64, colour="red")
+    with pytest.raises(StudioError, match="unknown option.*colour.*image engine"):
+        spine.render(ImageRequest(prompt="x", affect=Affect.of("joy"), width=64, height=64, options={"colour": "red"}))
 
 
 def test_colourfulness_of_grey_is_zero():

@@ -6,14 +6,25 @@ import pytest
 import soundfile as sf
 
 from evals.speech import AcousticRecognizer, measure
-from pipelines.speech import SpeechResult, level, synthesize
+from pipelines.speech import SpeechResult, level
 from pipelines.speech.engine import SENTENCE_PAUSE_S, EmbeddedEngine
-from studio import engines
+from studio import Studio, engines
 from studio.affect import Affect, ProsodyPlan, Trajectory
+from studio.affect.tracks import plan_for
 from studio.errors import StudioError
+from studio.media import Media
 
 TEXT = "I can't believe you did that. We agreed on it last week."
 SHORT = "Well, that was a surprise."
+STUDIO = Studio()
+
+
+def synthesize(text, affect, seed=0, engine="embedded"):
+    return STUDIO.speak(text, affect, seed=seed, engine=engine)
+
+
+def speech_plan(affect):
+    return plan_for("speech", affect)
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +57,7 @@ def test_intensity_zero_is_plain_piper_after_the_same_normalisation():
     from piper import SynthesisConfig
 
     eng = EmbeddedEngine(noise_scale=0.0, noise_w_scale=0.0)  # piper's own noise is unseeded: compare without it
-    ours = eng.render(SHORT, Affect.of("anger", 0.0))
+    ours = eng.speak(SHORT, speech_plan(Affect.of("anger", 0.0)))
     chunks = list(eng.base.voice.synthesize(SHORT, SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0, normalize_audio=False)))
     assert len(chunks) == 1
     plain = level.normalise(chunks[0].audio_float_array, chunks[0].sample_rate)
@@ -128,13 +139,13 @@ def test_trajectory_changes_prosody_within_the_utterance(renders):
     r = renders["traj"]
     assert len(r.plans) == 2 and r.plans[0][0] == 0.0
     assert r.plans[-1][0] == pytest.approx(r.duration_s, abs=0.05)
-    assert r.plan.f0_shift_st == 0.0 and r.plans[-1][1].f0_shift_st > 3
+    assert r.plan.first.f0_shift_st == 0.0 and r.plans[-1][1].f0_shift_st > 3
 
 
 def test_hand_edited_plan_overrides_the_affect():
     eng = engines.get("speech", "embedded")
-    loud = eng.render(SHORT, Affect.neutral(), plan=ProsodyPlan(loudness_db=6.0))
-    base = eng.render(SHORT, Affect.neutral())
+    loud = eng.speak(SHORT, ProsodyPlan(loudness_db=6.0))
+    base = eng.speak(SHORT, speech_plan(Affect.neutral()))
     assert measure(loud.audio, loud.sample_rate)["rms_db"] - measure(base.audio, base.sample_rate)["rms_db"] == pytest.approx(6.0, abs=0.7)
 
 
@@ -175,7 +186,9 @@ def test_unspeakable_text_is_refused(text):
 
 def test_bad_affect_seed_and_intensity_are_refused():
     with pytest.raises(StudioError):
-        synthesize("hello", "anger")  # type: ignore[arg-type]
+        synthesize("hello", object())  # type: ignore[arg-type]
+    with pytest.raises(StudioError):  # the engine renders a plan, never an emotion string
+        engines.get("speech", "embedded").speak("hello", "anger")  # type: ignore[arg-type]
     with pytest.raises(StudioError):
         synthesize("hello", Affect.neutral(), seed=1.5)  # type: ignore[arg-type]
     with pytest.raises(StudioError):
@@ -195,7 +208,7 @@ def test_bad_output_paths_write_nothing(renders, tmp_path):
 
 def test_recognizer_refuses_silence_and_missing_files(tmp_path):
     with pytest.raises(StudioError):
-        AcousticRecognizer().recognize(np.zeros(22050, np.float32), 22050)
+        AcousticRecognizer().recognize(Media.of_audio(np.zeros(22050, np.float32), 22050))
     with pytest.raises(StudioError):
         AcousticRecognizer().recognize_file(tmp_path / "none.wav")
 
@@ -244,18 +257,18 @@ def test_reused_analysis_renders_bit_identical_audio_and_the_cache_is_bounded():
     text = "The cache must not change a single sample. Not one."
     cold = EmbeddedEngine(cache_bytes=0)
     warm = EmbeddedEngine()
-    warm.render(text, Affect.of("joy", 1.0), seed=5)          # fills the cache with base voice + analysis
+    warm.speak(text, speech_plan(Affect.of("joy", 1.0)), seed=5)          # fills the cache with base voice + analysis
     assert len(warm.cache) == 1 and 0 < warm.cache.bytes <= warm.cache.max_bytes
     one = warm.cache.bytes
     for a in (Affect.of("anger", 0.7), Trajectory.parse("sadness > surprise", 1.0), Affect.neutral()):
-        r_cold, r_warm = cold.render(text, a, seed=5), warm.render(text, a, seed=5)
+        r_cold, r_warm = cold.speak(text, speech_plan(a), seed=5), warm.speak(text, speech_plan(a), seed=5)
         assert np.array_equal(r_cold.audio, r_warm.audio) and r_cold.phones == r_warm.phones
     assert len(cold.cache) == 0
-    other = warm.render(text, Affect.of("anger", 0.7), seed=6)   # another seed is another base voice
+    other = warm.speak(text, speech_plan(Affect.of("anger", 0.7)), seed=6)   # another seed is another base voice
     assert len(warm.cache) == 2 and not np.array_equal(other.audio[:1000], r_warm.audio[:1000])
     small = EmbeddedEngine(cache_bytes=int(1.5 * one))   # room for one entry: the oldest goes
     for seed in (1, 2):
-        small.render(text, Affect.of("anger", 1.0), seed=seed)
+        small.speak(text, speech_plan(Affect.of("anger", 1.0)), seed=seed)
     assert len(small.cache) == 1 and small.cache.bytes <= small.cache.max_bytes
 
 
@@ -265,7 +278,7 @@ def test_threads_sharing_one_engine_get_the_sequential_result():
     text, eng = "Two requests at once.", EmbeddedEngine()
     asks = [Affect.of("anger", 1.0), Affect.of("sadness", 1.0), Affect.of("joy", 0.5), Affect.of("fear", 0.8)]
     with ThreadPoolExecutor(4) as ex:
-        together = list(ex.map(lambda a: eng.render(text, a, seed=3).audio, asks))
-    alone = [EmbeddedEngine(cache_bytes=0).render(text, a, seed=3).audio for a in asks[:2]]
+        together = list(ex.map(lambda a: eng.speak(text, speech_plan(a), seed=3).audio, asks))
+    alone = [EmbeddedEngine(cache_bytes=0).speak(text, speech_plan(a), seed=3).audio for a in asks[:2]]
     assert all(np.array_equal(x, y) for x, y in zip(together, alone))
     assert len(eng.cache) == 1

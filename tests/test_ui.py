@@ -140,7 +140,7 @@ def _check_back_classification(rec: dict, bars: dict, plane: dict, medium: str):
 
 @pytest.fixture(scope="module")
 def speech(client):
-    _needs("pipelines.speech", "synthesize")
+    _needs("pipelines.speech.engine", "EmbeddedEngine")
     return client.predict(*JOY, "Hi there.", 3, api_name="/speech")
 
 
@@ -159,7 +159,7 @@ def test_speech_tab_returns_audio_and_its_back_classification(speech):
 
 @pytest.fixture(scope="module")
 def talk(client):
-    _needs("pipelines.face", "talk")
+    _needs("pipelines.face.talk", "talk")
     return client.predict(*JOY, None, "Hello there.", 0, 256, api_name="/talk")
 
 
@@ -180,7 +180,7 @@ def test_talk_tab_returns_a_video_with_sound(talk):
 
 
 def test_express_tab_returns_a_still_judged_by_face_recognizers(client):
-    _needs("pipelines.face", "express")
+    _needs("pipelines.face.express", "express")
     from PIL import Image
 
     still, bars, plane, rec, plan = client.predict(*JOY, None, 0, api_name="/express")
@@ -191,7 +191,7 @@ def test_express_tab_returns_a_still_judged_by_face_recognizers(client):
 
 
 def test_image_tab_returns_the_requested_size(client):
-    _needs("pipelines.image", "generate")
+    _needs("pipelines.image.embedded", "EmbeddedEngine")
     from PIL import Image
 
     out, bars, plane, rec, plan = client.predict(*JOY, "a harbour", "embedded", 256, 192, 1, api_name="/image")
@@ -222,19 +222,19 @@ def test_bad_input_shows_a_message_and_the_server_keeps_serving(client, tmp_path
         client.predict(*(["mixture", "joy", "joy:zzz"] + JOY[3:]), "Hi.", 0, api_name="/speech")
     fake = tmp_path / "portrait.png"
     fake.write_text("this is not an image")
-    if _importable("pipelines.face", "express"):
+    if _importable("pipelines.face.express", "express"):
         with pytest.raises(AppError, match="cannot read .* as an image"):
             client.predict(*JOY, handle_file(str(fake)), 0, api_name="/express")
     if _importable("studio.datasets.spec"):
         with pytest.raises(AppError, match="invalid TOML|unknown key"):
             client.predict("[[grid]\nmedium = ", None, api_name="/dataset")
-    if _importable("pipelines.image", "generate"):
+    if _importable("pipelines.image.embedded", "EmbeddedEngine"):
         with pytest.raises(AppError, match="between|maximum"):
             client.predict(*JOY, "a harbour", "embedded", 4000, 64, 0, api_name="/image")
         with pytest.raises(AppError, match="one affect"):
             client.predict(*(["trajectory"] + JOY[1:]), "a harbour", "embedded", 64, 64, 0, api_name="/image")
     # the next good request after all those errors is served normally
-    if _importable("pipelines.speech", "synthesize"):
+    if _importable("pipelines.speech.engine", "EmbeddedEngine"):
         wav = client.predict(*JOY, "Okay.", 0, api_name="/speech")[0]
         assert Path(wav).stat().st_size > 1000
 

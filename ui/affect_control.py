@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from studio.affect import Affect, Trajectory, taxonomy
+from studio.affect.coerce import coerce, coerce_single
 from studio.errors import StudioError
 
 MODES = ("label", "mixture", "VAD", "free text", "trajectory")
@@ -51,20 +52,20 @@ def resolve(inp: AffectInputs) -> Affect | Trajectory:
     if inp.mode == "label":
         if not inp.label or not str(inp.label).strip():
             raise StudioError("no emotion label chosen: pick one from the list, e.g. 'joy'")
-        return Affect.of(str(inp.label).strip(), inten)
+        return coerce_single(str(inp.label).strip(), inten, "a label")
     if inp.mode == "mixture":
         if not inp.mixture or not inp.mixture.strip():
             raise StudioError("the mixture box is empty: write label:weight pairs, e.g. 'joy:0.6,surprise:0.4'")
-        return Affect.from_mixture(inp.mixture, inten)
+        return coerce_single(inp.mixture if ":" in inp.mixture else f"{inp.mixture}:1", inten, "a mixture")
     if inp.mode == "VAD":
-        return Affect.from_vad(float(inp.valence), float(inp.arousal), float(inp.dominance), intensity=inten)
+        return coerce_single([float(inp.valence), float(inp.arousal), float(inp.dominance)], inten, "a VAD point")
     if inp.mode == "free text":
         return _parse_text(inp.text, inten)
     if inp.mode == "trajectory":
         if not inp.trajectory or not inp.trajectory.strip():
             raise StudioError("the trajectory box is empty: write e.g. 'neutral > joy > sadness'")
-        spec = inp.trajectory if ">" in inp.trajectory else inp.trajectory + " > " + inp.trajectory
-        return Trajectory.parse(spec, inten)
+        x = coerce(inp.trajectory, inten)
+        return x if isinstance(x, Trajectory) else Trajectory.of((0.0, x), (1.0, x))  # one keyframe: held throughout
     raise StudioError(f"unknown affect mode {inp.mode!r}; choose one of {', '.join(MODES)}")
 
 

@@ -88,3 +88,30 @@ def user_errors(fn: Callable) -> Callable:
                            print_exception=False) from None
 
     return wrapper
+
+
+def render_and_judge(request, kind: str, filename: str, x: Affect | Trajectory):
+    """The one path every tab takes: render the request through the studio's spine, save it, back-classify the
+    saved file with every available recognizer of its medium, and present (file, bars, plane, recognitions, plan)."""
+    from studio.api import Studio
+
+    s = Studio()
+    result = s.render_request(request)
+    out = job_dir(kind) / filename
+    result.save(out, sidecar=False)
+    recs, notes = recognize_saved(s, request.medium, out)
+    bars, plane, rec = present(x, recs, notes)
+    return str(out), bars, plane, rec, plan_of(result, x)
+
+
+def recognize_saved(s, medium: str, path: Path) -> tuple[list, list[str]]:
+    """Recognitions of one output file, plus notes for the recognizers that could not judge it: the rendered
+    media is still worth showing when a recognizer fails."""
+    notes: list[str] = []
+    try:
+        recs = s.recognize(path, medium=medium, errors=notes)
+    except StudioError as e:
+        return [], [f"could not back-classify: {e}"]
+    if not recs and not notes:
+        notes.append(f"no {medium} recognizer is installed")
+    return recs, notes

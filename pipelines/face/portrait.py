@@ -12,7 +12,9 @@ from pipelines.face.warp import MeshWarp
 from pipelines.face import topology as T
 from studio.errors import StudioError
 
-MAX_INPUT_SIDE = 4096  # larger photos are downscaled before analysis (MediaPipe works at 256 px anyway)
+MAX_INPUT_SIDE = 4096  # photos whose shorter side is larger are downscaled before analysis
+MAX_LOAD_SIDE = 16384  # a panorama keeps its resolution along the long side: its face is found on tiles
+MAX_PIXELS = 64_000_000
 
 # blendshape → AU evidence used to undo the portrait's own expression (see REFERENCE.md §2);
 # a dead zone ignores the small scores every resting face gets
@@ -83,11 +85,11 @@ def _lip_closure(p: "Portrait", disp: np.ndarray) -> np.ndarray:
 def prepare(portrait, *, face_index: int = 0, size: int = 512, neutralise: bool = True) -> Portrait:
     import cv2
 
-    from studio.media import default_portrait, load_image
+    from studio.media import default_portrait
 
     if size < 128 or size > 2048:
         raise StudioError(f"--size {size} is out of range; use 128..2048 (512 is the default)")
-    img = default_portrait() if portrait is None else load_image(portrait, max_side=MAX_INPUT_SIDE)
+    img = default_portrait() if portrait is None else _load(portrait)
     face = analysis.pick(analysis.detect(img), face_index)
     bx, by, side = analysis.frame_box(face, img.shape)
     crop = img[by:by + side, bx:bx + side]
@@ -105,6 +107,21 @@ def prepare(portrait, *, face_index: int = 0, size: int = 512, neutralise: bool 
     if neutralise:
         _neutralise(p)
     return p
+
+
+def _load(portrait) -> np.ndarray:
+    """The portrait at a resolution where its face keeps its pixels: shrunk by the shorter side (and a pixel
+    budget), not the longer one, so a face in a wide group photo or a panorama is not scaled away."""
+    import cv2
+
+    from studio.media import load_image
+
+    img = load_image(portrait, max_side=MAX_LOAD_SIDE)
+    h, w = img.shape[:2]
+    s = min(1.0, MAX_INPUT_SIDE / min(h, w), (MAX_PIXELS / (h * w)) ** 0.5)
+    if s < 1.0:
+        img = cv2.resize(img, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+    return img
 
 
 CORNER_TARGET = -0.01  # resting mouth corners sit about level with the lip line (IOD units, + = raised)

@@ -51,16 +51,30 @@ def woven_prompt(prompt: str, plan: ImagePlan, descriptors: bool) -> str:
     return ", ".join([prompt] + extra)
 
 
+RUN_OPTIONS = ("steps", "guidance", "negative_prompt", "emotion_scale", "descriptors", "strength", "batch_size")
+
+
 class DiffusionEngine:
+    name = "diffusion"
+    medium = "image"
+
     def __init__(self, weights=None, pipe=None, device: str | None = None, dtype: str | None = "auto",
                  attention: str = "auto", attention_slicing: bool = False, vae_slicing: bool = False,
                  mapper: str | None = None, progress: bool = False):
         if pipe is None:
+            import os
+
+            weights = weights or os.environ.get(loading.ENV_WEIGHTS) or None
+            if not weights:
+                raise StudioError(f"the diffusion engine needs --weights (a diffusers folder or a cached repo id) or "
+                                  f"${loading.ENV_WEIGHTS}; or use --engine embedded")
+            loading.check_folder(loading.resolve(weights))
             self.device = loading.pick_device(device)
             pipe = loading.load_pipeline(weights, self.device, loading.pick_dtype(self.device, dtype))
         else:
             self.device = str(pipe.device)
         self.pipe = pipe
+        self.mapper_path = mapper
         self.weights = str(weights) if weights is not None else None
         self.attention = loading.apply_attention(pipe, loading.choose_attention(self.device.split(":")[0], attention))
         if attention_slicing:
@@ -211,4 +225,55 @@ class DiffusionEngine:
                 out.extend(imgs)
             if progress is not None:
                 progress.update(len(texts[sl]))
+        return out
+
+    # ---- the engine protocol ----------------------------------------------------------------
+    @property
+    def native_size(self) -> int:
+        return int(self.pipe.unet.config.sample_size * self.pipe.vae_scale_factor)
+
+    def _size(self, request, init: np.ndarray | None) -> tuple[int, int]:
+        width, height = request.width, request.height
+        if init is not None and width is None and height is None:
+            h0, w0 = init.shape[:2]
+            s = self.native_size / max(h0, w0)
+            return max(64, round(w0 * s / 8) * 8), max(64, round(h0 * s / 8) * 8)
+        return width or self.native_size, height or self.native_size
+
+    def render(self, request, plan: ImagePlan, *, progress: bool = False):
+        return self.render_batch([request], [plan], progress=progress)[0]
+
+    def render_batch(self, requests, plans, *, progress: bool = False):
+        """Requests that share size, options and init-ness run as one batch; results keep request order."""
+        import json
+
+        from pipelines.image.result import ImageResult, check_options, init_image
+        from studio.progress import bar
+
+        groups: dict[str, list[int]] = {}
+        inits = []
+        for i, req in enumerate(requests):
+            check_options(req.options, RUN_OPTIONS, self.name)
+            inits.append(init_image(req, None, None))
+            key = json.dumps([self._size(req, inits[-1]), sorted(req.options.items()), inits[-1] is None], default=str)
+            groups.setdefault(key, []).append(i)
+        out: list = [None] * len(requests)
+        with bar(len(requests), "image", "img", enabled=progress) as b:
+            for idx in groups.values():
+                first = requests[idx[0]]
+                width, height = self._size(first, inits[idx[0]])
+                run = DiffusionOptions(**first.options)
+                init = None if inits[idx[0]] is None else [inits[i] for i in idx]
+                images = self.generate_batch([requests[i].prompt for i in idx], [plans[i] for i in idx],
+                                             [requests[i].seed for i in idx], width=width, height=height, init=init,
+                                             opts=run, progress=b)
+                info = {"weights": self.weights, "steps": run.steps,
+                        "guidance": self.default_guidance() if run.guidance is None else run.guidance,
+                        "attention": self.attention, "emotion_scale": run.emotion_scale, "descriptors": run.descriptors,
+                        "mapper": self.mapper_path, "init": init is not None,
+                        "strength": run.strength if init is not None else None}
+                for i, img in zip(idx, images):
+                    r = requests[i]
+                    out[i] = ImageResult(image=img, plan=plans[i], seed=r.seed, engine=self.name, prompt=r.prompt,
+                                         affect=r.affect.to_dict(), request=r, info=dict(info))
         return out

@@ -16,14 +16,20 @@ REQUIRED = ("unet", "vae", "text_encoder", "tokenizer", "scheduler")
 ENV_WEIGHTS = "STUDIO_IMAGE_WEIGHTS"
 
 
-def resolve(weights: str | Path) -> Path:
-    """A diffusers pipeline folder: the path itself, or a repo id's snapshot in the local HF cache."""
+def resolve_folder(weights: str | Path | None, *, engine: str, layout: str, file_hint: str | None = None) -> Path:
+    """Any engine's model folder: a local folder, a repo id's snapshot in the HF cache, or a registry model."""
+    return resolve(weights, what=layout, engine=engine, file_hint=file_hint)
+
+
+def resolve(weights: str | Path, *, flag: str = "--weights", what: str = "a diffusers pipeline folder",
+            engine: str = "diffusion", file_hint: str | None = None) -> Path:
+    """A diffusers folder: the path itself, or a repo id's snapshot in the local HF cache."""
     if weights is None or not str(weights).strip():
-        raise StudioError("the diffusion engine needs --weights: a diffusers pipeline folder or a cached repo id")
+        raise StudioError(f"the {engine} engine needs {flag}: {what} or a cached repo id")
     p = Path(str(weights)).expanduser()
     if p.exists():
         if not p.is_dir():
-            raise StudioError(f"{p} is a file; give a diffusers pipeline folder (with model_index.json), not a single checkpoint")
+            raise StudioError(f"{p} is a file; give {file_hint or what + ' (with its config JSON), not a single checkpoint'}")
         return p
     if re.fullmatch(r"[\w.-]+/[\w.-]+", str(weights)):
         from studio.weights import hf_cache_dir, hf_cached_snapshot
@@ -31,9 +37,24 @@ def resolve(weights: str | Path) -> Path:
         snap = hf_cached_snapshot(str(weights))
         if snap is None:
             raise StudioError(f"{weights} is not in the Hugging Face cache ({hf_cache_dir()}) and the studio never downloads "
-                              f"at run time; fetch it once with `hf download {weights}` or give a local pipeline folder")
+                              f"at run time; fetch it once with `hf download {weights}` or give {what}")
         return snap
-    raise StudioError(f"weights {weights} do not exist: give a diffusers pipeline folder or a cached repo id (owner/name)")
+    store = _registry_folder(str(weights))
+    if store is not None:
+        return store
+    noun = flag.lstrip("-")
+    raise StudioError(f"{noun} {weights} {'do' if noun.endswith('s') else 'does'} not exist: give {what} or a cached repo id (owner/name)")
+
+
+def _registry_folder(name: str) -> Path | None:
+    """A model of the weights registry (e.g. ``sd15``), every file verified against its pinned or first-pull sha256."""
+    from studio import weights as W
+
+    if name not in W.models():
+        return None
+    for wf in W.model(name).files:
+        W.path(name, wf.path)  # raises MissingWeights naming `studio weights pull NAME`, or refuses a changed file
+    return W.store_dir() / name
 
 
 def check_folder(p: Path) -> dict:
@@ -124,8 +145,60 @@ def apply_attention(pipe, kind: str) -> str:
         return kind
     from diffusers.models.attention_processor import AttnProcessor2_0
 
-    for name in ("unet", "vae"):
+    for name in ("unet", "vae", "controlnet"):
         module = getattr(pipe, name, None)
         if module is not None and hasattr(module, "set_attn_processor"):
             module.set_attn_processor(AttnProcessor2_0())
     return "sdpa"
+
+
+CONTROLNET_FILE = "diffusion_pytorch_model.safetensors"
+
+
+def _controlnet_dims(folder: Path) -> int | None:
+    try:
+        cfg = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    if cfg.get("_class_name") != "ControlNetModel":
+        return None
+    return int(cfg.get("cross_attention_dim", 0)) or None
+
+
+def controlnet_folder(controlnet: str | Path, cross_attention_dim: int | None = None) -> Path:
+    """The ControlNetModel folder to load: the path (or cached repo) itself, or the subfolder whose text width
+    matches the UNet's (CrucibleAI/ControlNetMediaPipeFace keeps its SD 2.1 model at the root, SD 1.5 in diffusion_sd15/)."""
+    root = resolve(controlnet, flag="--controlnet", what="a ControlNet folder in diffusers layout (config.json + diffusion_pytorch_model.safetensors)")
+    candidates = [root] + sorted(d for d in root.iterdir() if d.is_dir() and (d / "config.json").is_file())
+    found = [(d, _controlnet_dims(d)) for d in candidates]
+    found = [(d, dim) for d, dim in found if dim is not None]
+    if not found:
+        if (root / "model_index.json").is_file():
+            raise StudioError(f"{root} is a whole diffusion pipeline, not a ControlNet; give it as --weights and the ControlNet "
+                              "folder (e.g. CrucibleAI/ControlNetMediaPipeFace) as --controlnet")
+        raise StudioError(f"{root} holds no ControlNetModel config.json; give a ControlNet folder in diffusers layout "
+                          "(config.json + diffusion_pytorch_model.safetensors), e.g. CrucibleAI/ControlNetMediaPipeFace")
+    pick = next((d for d, dim in found if cross_attention_dim is None or dim == cross_attention_dim), None)
+    if pick is None:
+        have = ", ".join(f"{d.name or d}: {dim}" for d, dim in found)
+        raise StudioError(f"the ControlNet in {root} was trained for a {found[0][1]}-wide text encoder ({have}) but the "
+                          f"Stable Diffusion weights use {cross_attention_dim}; pair SD 1.5 with a SD 1.5 ControlNet, SD 2.x with a SD 2.x one")
+    if not (pick / CONTROLNET_FILE).is_file():
+        raise StudioError(f"{pick} has no {CONTROLNET_FILE}; the studio loads safetensors only (no .bin/.ckpt/.pth): "
+                          "fetch the safetensors file of the ControlNet")
+    return pick
+
+
+def load_controlnet(controlnet: str | Path, dtype=None, cross_attention_dim: int | None = None):
+    import torch
+    from diffusers import ControlNetModel
+
+    p = controlnet_folder(controlnet, cross_attention_dim)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            return ControlNetModel.from_pretrained(p, local_files_only=True, use_safetensors=True,
+                                                   torch_dtype=dtype or torch.float32)
+    except (OSError, ValueError, EnvironmentError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise StudioError(f"cannot load the ControlNet in {p}: {first[:300]}") from None

@@ -78,8 +78,10 @@ def load_tokenizer(folder: str | Path):
 
 
 def build_tiny_sd(folder: str | Path, *, channels: tuple[int, ...] = (16, 32), text_dim: int = 32, text_layers: int = 2,
-                  layers_per_block: int = 1, seed: int = 0, save: bool = True):
-    """A random-weight StableDiffusionPipeline (UNet, VAE, CLIP text encoder, DDIM scheduler), saved to ``folder``."""
+                  layers_per_block: int = 1, seed: int = 0, save: bool = True, vae_channels: tuple[int, ...] | None = None):
+    """A random-weight StableDiffusionPipeline (UNet, VAE, CLIP text encoder, DDIM scheduler), saved to ``folder``.
+
+    ``vae_channels`` sets the VAE's blocks (default ``channels[:2]``: a 2× VAE; four blocks give SD's 8×)."""
     import torch
     from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
@@ -98,10 +100,11 @@ def build_tiny_sd(folder: str | Path, *, channels: tuple[int, ...] = (16, 32), t
         up_block_types=("CrossAttnUpBlock2D",) * (n - 1) + ("UpBlock2D",),
         cross_attention_dim=text_dim, norm_num_groups=groups, attention_head_dim=max(2, channels[-1] // 8),
     )
+    vae_ch = list(vae_channels or channels[:2])
     vae = AutoencoderKL(
-        in_channels=3, out_channels=3, latent_channels=4, block_out_channels=list(channels[:2]),
-        down_block_types=["DownEncoderBlock2D"] * 2, up_block_types=["UpDecoderBlock2D"] * 2, norm_num_groups=groups,
-        sample_size=32,
+        in_channels=3, out_channels=3, latent_channels=4, block_out_channels=vae_ch,
+        down_block_types=["DownEncoderBlock2D"] * len(vae_ch), up_block_types=["UpDecoderBlock2D"] * len(vae_ch),
+        norm_num_groups=min(groups, vae_ch[0]), sample_size=32,
     )
     text_encoder = CLIPTextModel(CLIPTextConfig(
         vocab_size=len(tokenizer), hidden_size=text_dim, intermediate_size=2 * text_dim, num_attention_heads=4,

@@ -5,6 +5,7 @@ import math
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -12,8 +13,9 @@ from pipelines.speech import level, prosody, text as textfe
 from pipelines.speech.align import word_spans
 from pipelines.speech.result import SpeechResult
 from pipelines.speech.voice import BaseUtterance, Phone, PiperBase
-from studio.affect import Affect, ProsodyPlan, Trajectory, prosody_plan
-from studio.engines import register
+from studio.affect import ProsodyPlan
+from studio.affect.tracks import PlanTrack
+from studio.requests import SpeechRequest
 from studio.errors import StudioError
 
 SENTENCE_PAUSE_S = 0.25   # silence between sentences, before the plan's pause scaling
@@ -31,10 +33,14 @@ class BaseChunk:
 
 class EmbeddedEngine:
     name = "embedded"
+    medium = "speech"
 
     def __init__(self, noise_scale: float | None = None, noise_w_scale: float | None = None,
-                 cache_bytes: int = CACHE_BYTES):
-        self.base = PiperBase(noise_scale=noise_scale, noise_w_scale=noise_w_scale)
+                 cache_bytes: int = CACHE_BYTES, voice: str | Path | None = None, speaker: int | None = None):
+        """``voice``: None (the embedded joe voice), a registry voice name, or a path to a piper .onnx
+        with its .onnx.json beside it; ``speaker``: the speaker id of a multi-speaker voice."""
+        self.base = PiperBase(noise_scale=noise_scale, noise_w_scale=noise_w_scale, voice=voice, speaker=speaker)
+        self.voice = {**self.base.source.to_dict(), "speaker": self.base.speaker}
         self.sample_rate = self.base.sample_rate
         self._counts: dict[str, int] = {}
         # The same words with the same seed give the same base voice and analysis whatever the plan, and
@@ -117,14 +123,21 @@ class EmbeddedEngine:
         return np.concatenate(pieces), sr
 
     # ---- emotional rendering ----------------------------------------------------------------
-    def render(self, text: str, affect: Affect | Trajectory, *, seed: int = 0, progress: bool = False,
-               plan: ProsodyPlan | None = None, vocode: bool = False) -> SpeechResult:
-        """``plan`` (a hand-edited ProsodyPlan) replaces the affect's own plan when given. An identity
-        plan returns the base voice untouched unless ``vocode`` asks for the WORLD round trip anyway
-        (the benchmarks use it to separate the vocoder's own change from the plan's)."""
+    def render(self, request: SpeechRequest, plan: ProsodyPlan | PlanTrack, *, progress: bool = False) -> SpeechResult:
+        """Speak ``request.text`` with ``plan`` (from ``studio.spine``: the affect's plan, or a hand-edited one)."""
+        if not isinstance(request, SpeechRequest):
+            raise StudioError(f"the speech engine renders a SpeechRequest, got {type(request).__name__}")
+        res = self.speak(request.text, plan, seed=request.seed, progress=progress)
+        res.request, res.affect = request, request.affect.to_dict()
+        return res
+
+    def speak(self, text: str, plan: ProsodyPlan | PlanTrack, *, seed: int = 0, progress: bool = False,
+              vocode: bool = False) -> SpeechResult:
+        """An identity plan returns the base voice untouched unless ``vocode`` asks for the WORLD round trip
+        anyway (the benchmarks use it to separate the vocoder's own change from the plan's)."""
         sr = self.sample_rate
-        if plan is not None and not isinstance(plan, ProsodyPlan):
-            raise StudioError(f"plan must be a ProsodyPlan, got {type(plan).__name__}")
+        if not isinstance(plan, (ProsodyPlan, PlanTrack)):
+            raise StudioError(f"plan must be a ProsodyPlan or a speech PlanTrack, got {type(plan).__name__}")
         chunks_txt = textfe.prepare(text)
         bar = _bar(progress, 2 * len(chunks_txt))
         bases = []
@@ -133,10 +146,7 @@ class EmbeddedEngine:
             bar.update(1)
         gap_s = SENTENCE_PAUSE_S
         total_src = sum(len(b.audio) for b in bases) / sr + gap_s * (len(bases) - 1)
-        if plan is not None:
-            track, key_plans = prosody.PlanTrack.from_plans([0.0], [plan]), [(0.0, plan)]
-        else:
-            track, key_plans = _track(affect, total_src)
+        track, key_plans = _track(plan, total_src)
         identity = track.is_identity() and not vocode
         analyses = [None] * len(bases) if identity else [
             self._cached_analysis(c, seed, i, b) for i, (c, b) in enumerate(zip(chunks_txt, bases))]
@@ -181,9 +191,9 @@ class EmbeddedEngine:
         audio = np.concatenate(audio_parts).astype(np.float32)
         s_all, o_all = np.concatenate(src_map), np.concatenate(out_map)
         plans = [(float(np.interp(t, s_all, o_all)), pl) for t, pl in key_plans]
-        return SpeechResult(audio=audio, sample_rate=sr, words=words, phones=phones, plan=plans[0][1], plans=plans,
-                            affect=affect.to_dict(), engine=self.name, text=" ".join(s for c in chunks_txt for s in c.sentences),
-                            meta={"world_f0": np.concatenate(f0_tracks)} if f0_tracks else {})
+        return SpeechResult(audio=audio, sample_rate=sr, words=words, phones=phones, plan=plan, plans=plans,
+                            engine=self.name, seed=seed, text=" ".join(s for c in chunks_txt for s in c.sentences),
+                            meta={"voice": dict(self.voice), **({"world_f0": np.concatenate(f0_tracks)} if f0_tracks else {})})
 
 
 def _key(chunk: textfe.Chunk, seed: int, index: int) -> tuple:
@@ -205,20 +215,14 @@ def _merge_sil(phones: list[Phone]) -> None:
             i += 1
 
 
-def _track(affect: Affect | Trajectory, total_s: float) -> tuple[prosody.PlanTrack, list[tuple[float, ProsodyPlan]]]:
+def _track(plan: ProsodyPlan | PlanTrack, total_s: float) -> tuple[prosody.PlanTrack, list[tuple[float, ProsodyPlan]]]:
     """Plan track over source time, and each keyframe's (source time, plan)."""
-    if isinstance(affect, Affect):
-        p = prosody_plan(affect)
-        return prosody.PlanTrack.from_plans([0.0], [p]), [(0.0, p)]
-    if not isinstance(affect, Trajectory):
-        raise StudioError(f"affect must be an Affect or a Trajectory, got {type(affect).__name__}")
+    if isinstance(plan, ProsodyPlan):
+        return prosody.PlanTrack.from_plans([0.0], [plan]), [(0.0, plan)]
     n = int(min(MAX_TRACK_POINTS, max(2, math.ceil(total_s / TRACK_STEP_S) + 1)))
     times = np.linspace(0.0, total_s, n)
-    plans = [prosody_plan(affect.at(float(t), total_s)) for t in times]
-    keys = []
-    for t, a in affect.keys:
-        ts = t * total_s if affect.relative else min(t, total_s)
-        keys.append((ts, prosody_plan(a)))
+    plans = [plan.at(float(t), total_s) for t in times]
+    keys = list(zip(plan.key_times(total_s), [p for _, p in plan.keys]))
     return prosody.PlanTrack.from_plans(list(times), plans), keys
 
 
@@ -259,19 +263,9 @@ class _LRU:
         return len(self._items)
 
 
-class _NoBar:
-    def update(self, n: int = 1) -> None: ...
-    def close(self) -> None: ...
-
-
 def _bar(progress: bool, total: int):
-    if not progress:
-        return _NoBar()
-    from tqdm import tqdm
+    from studio.progress import open_bar
 
-    return tqdm(total=total, desc="speech", unit="step", leave=False)
+    return open_bar(progress, total, "speech", "step")
 
 
-@register("speech", "embedded")
-def _factory(**opts) -> EmbeddedEngine:
-    return EmbeddedEngine(**opts)

@@ -3,30 +3,41 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
-from studio.affect import ProsodyPlan
+from studio.results import Result
 
 
-@dataclass
-class SpeechResult:
-    audio: np.ndarray                            # float32 mono, peak <= -1 dBFS
+@dataclass(kw_only=True)
+class SpeechResult(Result):
+    medium: ClassVar[str] = "speech"
+    audio: np.ndarray                                                  # float32 mono, peak <= -1 dBFS
     sample_rate: int
-    words: list[tuple[str, float, float]]        # (word, start_s, end_s) in ``audio``
-    phones: list[tuple[str, float, float]]       # (IPA phone or "sil", start_s, end_s) in ``audio``
-    plan: ProsodyPlan                            # for a trajectory: the plan at t = 0
-    plans: list[tuple[float, ProsodyPlan]]       # (output time_s, plan) at each keyframe
-    affect: dict
-    engine: str
-    text: str = ""                               # the normalised text that was spoken
-    meta: dict = field(default_factory=dict)     # engine diagnostics, e.g. "world_f0": the F0 it synthesised (5 ms frames)
+    words: list[tuple[str, float, float]] = field(default_factory=list)   # (word, start_s, end_s) in ``audio``
+    phones: list[tuple[str, float, float]] = field(default_factory=list)  # (IPA phone or "sil", start_s, end_s)
+    plans: list[tuple[float, object]] = field(default_factory=list)       # (output time_s, plan) at each keyframe
+    text: str = ""                                                     # the normalised text that was spoken
 
     @property
     def duration_s(self) -> float:
         return len(self.audio) / self.sample_rate
 
-    def save(self, path: str | Path) -> Path:
+    def metadata(self) -> dict:
+        from studio.serial import jsonable
+
+        meta = super().metadata()
+        meta.update(jsonable({"text": self.text, "sample_rate": self.sample_rate, "duration_s": self.duration_s,
+                              "words": self.words, "phones": self.phones}))
+        return meta
+
+    def media(self):
+        from studio.media import Media
+
+        return Media.of_audio(self.audio, self.sample_rate)
+
+    def _write(self, path: Path, progress: bool) -> Path:
         from studio.media import save_audio
 
         return save_audio(path, self.audio, self.sample_rate)

@@ -168,10 +168,15 @@ def prepare(text: str) -> list[Chunk]:
         raise StudioError(f"text must be a string, got {type(text).__name__}")
     if not text.strip():
         raise StudioError("text is empty: give a sentence to speak")
-    norm = normalise(text)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        norm = normalise(text)
     sents = sentences(norm)
     if not sents:
-        raise StudioError("nothing speakable in the text (only punctuation or unsupported characters): give English words")
+        said = f" (the English voice cannot say {caught[0].message.args[0].split(': ', 1)[-1]})" if caught else ""
+        raise StudioError(f"nothing speakable in the text{said}: give English words")
+    for w in caught:
+        warnings.warn(w.message, stacklevel=2)
     chunks: list[Chunk] = [Chunk([])]
     for s in sents:
         if chunks[-1].sentences and chunks[-1].chars + len(s) > MAX_CHUNK_CHARS:

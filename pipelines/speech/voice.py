@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from studio.errors import StudioError
 
-VOICE = "piper-joe-medium"
-ONNX_FILE = "en_US-joe-medium.onnx"
-CONFIG_FILE = "en_US-joe-medium.onnx.json"
+VOICE = "piper-joe-medium"  # the embedded default voice (registry name)
 Z_CHANNELS = 192  # VITS latent channels (the decoder's input width)
 STRESS = {"ˈ", "ˌ"}
 LENGTH = {"ː", "ˑ"}
@@ -38,6 +37,62 @@ class BaseUtterance:
     phones: list[Phone]        # real phones and "sil" (BOS/EOS/punctuation); spaces are gaps
     groups: list[list[int]]    # indices into ``phones`` of each space-separated phoneme group
     frames_per_id: np.ndarray  # duration predictor output, frames per phoneme id
+
+
+@dataclass(frozen=True)
+class VoiceSource:
+    """Where a base voice comes from, as a manifest records it."""
+    name: str            # registry model name, or the .onnx file's stem for a path
+    onnx: Path
+    config: Path
+    registry: bool       # True: pulled and verified through weights/registry.toml
+    sha256: str          # of the .onnx file
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "source": "registry" if self.registry else "path",
+                "path": str(self.onnx), "sha256": self.sha256}
+
+
+def resolve_voice(voice: str | Path | None) -> VoiceSource:
+    """``voice``: None (the embedded joe voice), a registry model name, or a path to a piper ``.onnx``
+    with its ``.onnx.json`` beside it (a folder holding exactly one such pair also works)."""
+    from studio import weights
+
+    if voice is None:
+        voice = VOICE
+    if not isinstance(voice, (str, Path)) or not str(voice).strip():
+        raise StudioError(f"voice must be a registry voice name or a path to a piper .onnx file, got {voice!r}")
+    text = str(voice)
+    looks_like_path = isinstance(voice, Path) or text.endswith(".onnx") or "/" in text or "\\" in text or Path(text).exists()
+    if not looks_like_path:
+        m = weights.model(text)  # an unknown name raises with the closest names
+        onnx = next((f.path for f in m.files if f.path.endswith(".onnx")), None)
+        cfg = next((f.path for f in m.files if f.path.endswith(".onnx.json")), None)
+        if m.medium != "speech" or onnx is None or cfg is None:
+            raise StudioError(f"registry model {text!r} is not a piper voice (no .onnx and .onnx.json files); "
+                              f"voices: {', '.join(_registry_voices())}")
+        on = weights.path(text, onnx)
+        return VoiceSource(text, on, weights.path(text, cfg), True, weights.expected_sha(text, next(f for f in m.files if f.path == onnx)) or "")
+    p = Path(text).expanduser()
+    if p.is_dir():
+        found = sorted(p.glob("*.onnx"))
+        if len(found) != 1:
+            raise StudioError(f"voice folder {p} holds {len(found)} .onnx files; give the path of one piper .onnx file")
+        p = found[0]
+    if p.suffix != ".onnx":
+        raise StudioError(f"voice {text!r} is neither a registry voice ({', '.join(_registry_voices())}) nor a piper .onnx file")
+    if not p.is_file():
+        raise StudioError(f"voice file {p} does not exist; give a piper .onnx (with its .onnx.json beside it) or a registry voice name")
+    cfg = p.with_name(p.name + ".json")
+    if not cfg.is_file():
+        raise StudioError(f"voice {p} has no config {cfg.name} beside it; piper voices come as .onnx + .onnx.json")
+    return VoiceSource(p.stem, p.resolve(), cfg.resolve(), False, weights.sha256_of(p))
+
+
+def _registry_voices() -> list[str]:
+    from studio import weights
+
+    return [m.name for m in weights.models().values() if m.medium == "speech" and any(f.path.endswith(".onnx") for f in m.files)]
 
 
 def _patch(model_path: str) -> tuple[bytes, str]:
@@ -65,19 +120,26 @@ def _patch(model_path: str) -> tuple[bytes, str]:
 
 
 class PiperBase:
-    """Loads the voice once; ``synth(phonemes, rng)`` is deterministic given the generator."""
+    """Loads the voice once; ``synth(phonemes, rng)`` is deterministic given the generator.
+    ``voice``: see ``resolve_voice``; ``speaker``: the speaker id of a multi-speaker voice (default 0)."""
 
-    def __init__(self, noise_scale: float | None = None, noise_w_scale: float | None = None, length_scale: float | None = None):
+    def __init__(self, noise_scale: float | None = None, noise_w_scale: float | None = None, length_scale: float | None = None,
+                 voice: str | Path | None = None, speaker: int | None = None):
         import onnxruntime as ort
         from piper import PiperVoice
 
-        from studio import weights
-
-        onnx_path = weights.path(VOICE, ONNX_FILE)
-        cfg_path = weights.path(VOICE, CONFIG_FILE)
+        self.source = resolve_voice(voice)
+        onnx_path, cfg_path = self.source.onnx, self.source.config
         # PiperVoice gives us its phonemizer and id map; its own session is not used for synthesis
-        self.voice = PiperVoice.load(onnx_path, cfg_path)
+        try:
+            self.voice = PiperVoice.load(onnx_path, cfg_path)
+        except (ValueError, KeyError, TypeError) as e:
+            raise StudioError(f"{cfg_path} is not a piper voice config ({type(e).__name__}: {e})") from None
         cfg = self.voice.config
+        n_spk = int(getattr(cfg, "num_speakers", 1) or 1)
+        if speaker is not None and not (isinstance(speaker, int) and 0 <= speaker < n_spk):
+            raise StudioError(f"speaker must be an integer in 0..{n_spk - 1} for voice {self.source.name} ({n_spk} speaker(s)), got {speaker!r}")
+        self.speaker = (speaker or 0) if n_spk > 1 else None
         self.sample_rate = int(cfg.sample_rate)
         self.hop = int(cfg.hop_length)
         self.scales = np.array([cfg.noise_scale if noise_scale is None else noise_scale,
@@ -87,6 +149,7 @@ class PiperBase:
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = 0
         self.session = ort.InferenceSession(model, sess_options=opts, providers=["CPUExecutionProvider"])
+        self._sid = "sid" in {i.name for i in self.session.get_inputs()}
         self._lock = threading.Lock()
 
     def phonemize(self, text: str) -> list[list[str]]:
@@ -106,6 +169,8 @@ class PiperBase:
             z = rng.standard_normal((m, Z_CHANNELS), dtype=np.float32).T[None].copy()
             feeds = {"input": np.array([ids], np.int64), "input_lengths": np.array([n], np.int64),
                      "scales": self.scales, "noise_dp": dp, "noise_z": z}
+            if self._sid:
+                feeds["sid"] = np.array([self.speaker or 0], np.int64)
             with self._lock:
                 audio, w = self.session.run(None, feeds)
             frames = w.reshape(-1)

@@ -7,7 +7,6 @@ emotion's direction at full intensity; ``point`` is what a renderer should reali
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field, replace
 from typing import Iterable, Mapping, Sequence
 
@@ -32,6 +31,17 @@ def _check_vad(vad: Sequence[float]) -> tuple[float, float, float]:
         if not math.isfinite(v) or not -1.0 <= v <= 1.0:
             raise StudioError(f"{name} must be a finite number in [-1, 1], got {v!r}")
     return out  # type: ignore[return-value]
+
+
+def numbers(text: str) -> list[float] | None:
+    """'0.5,-0.2,1e-5' → [0.5, -0.2, 1e-05] (any float notation); None when any part is not a number."""
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) < 2 or any(not p for p in parts):
+        return None
+    try:
+        return [float(p) for p in parts]
+    except ValueError:
+        return None
 
 
 def _clip(x: float) -> float:
@@ -105,8 +115,10 @@ class Affect:
         if not isinstance(spec, str) or not spec.strip():
             raise StudioError("emotion is empty: give a label ('joy'), a mixture ('joy:0.6,surprise:0.4'), a VAD triple ('0.5,-0.2,0.1') or free text")
         s = spec.strip()
-        if re.fullmatch(r"\s*[-+]?[\d.]+(\s*,\s*[-+]?[\d.]+){1,2}\s*", s):
-            nums = [float(x) for x in s.split(",")]
+        nums = numbers(s)
+        if nums is not None:
+            if len(nums) not in (2, 3):
+                raise StudioError(f"VAD {s!r} needs two or three numbers (valence, arousal[, dominance]), got {len(nums)}")
             return cls.from_vad(*nums, intensity=1.0 if intensity is None else intensity)
         if ":" in s:
             return cls.from_mixture(s, 1.0 if intensity is None else intensity)

@@ -280,6 +280,12 @@ def plan_from_dict(cls, d: Mapping):
     if extra:
         raise StudioError(f"{cls.__name__} has no field(s) {', '.join(sorted(extra))}; valid: {', '.join(sorted(names))}")
     kw = dict(d)
+    for f in fields(cls):  # dataclasses do not check types: a hand-edited "high" must fail here, not in an engine
+        if f.name in kw and isinstance(f.default, (int, float)) and not isinstance(f.default, bool):
+            v = kw[f.name]
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise StudioError(f"{cls.__name__}.{f.name} must be a number, got {v!r}")
+            kw[f.name] = float(v)
     if cls is ActionUnitPlan:
         kw["aus"] = {int(k): float(v) for k, v in kw.get("aus", {}).items()}
         kw["unilateral"] = {int(k): float(v) for k, v in kw.get("unilateral", {}).items()}

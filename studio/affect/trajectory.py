@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence
-
 from studio.affect.core import Affect
 from studio.errors import StudioError
 
@@ -66,14 +64,3 @@ class Trajectory:
 
     def to_dict(self) -> dict:
         return {"relative": self.relative, "keys": [[t, a.to_dict()] for t, a in self.keys]}
-
-
-AffectLike = Affect | Trajectory
-
-
-def as_trajectory(x: AffectLike | Sequence) -> Trajectory:
-    if isinstance(x, Trajectory):
-        return x
-    if isinstance(x, Affect):
-        return Trajectory.constant(x)
-    raise StudioError(f"expected an Affect or a Trajectory, got {type(x).__name__}")

@@ -3,6 +3,7 @@ folder, and back-classify it into a report.
 
     from studio.datasets import render, evaluate, iter_render
     s = render("examples/demo.toml", "out/demo", workers=2)
+    s = render("examples/demo.toml", "out/demo-ray", ray="local")   # Ray actors (the `ray` extra; docs/ray.md)
     for row in iter_render(spec_dict, "out/x", resume=True): print(row["id"], row["file"])
     evaluate("out/demo").summary
 """

@@ -68,6 +68,7 @@ def card_text(sp: Spec, rows: list[dict]) -> str:
         "function of its request: the item id is a hash of the canonical request, and rendering the same spec again with "
         "the same version gives the same files (sha256 in the manifest).", "",
         "## Contents", "",
+        _listed(sp, rows),
         _md_table(["requested label"] + folders + ["all"], count_rows), "",
         "Folders: " + ", ".join(f"`{f}/` ({FOLDER_KIND.get(f, 'files')})" for f in folders) + ". "
         "The label is the requested affect's dominant core label; `emotion` keeps the request as written "
@@ -111,8 +112,16 @@ def card_text(sp: Spec, rows: list[dict]) -> str:
     return "\n".join(parts)
 
 
+def _listed(sp: Spec, rows: list[dict]) -> str:
+    """How much of the spec this folder holds (the spec is counted from its grids, never expanded)."""
+    listed = len(sp)
+    if len(rows) >= listed:
+        return f"{len(rows):,} items, every item the spec lists.\n"
+    return f"{len(rows):,} of the {listed:,} items the spec lists (a partial render: `--limit`, or a run still to `--resume`).\n"
+
+
 def _version() -> str:
-    from studio.datasets.runner import provenance
+    from studio.datasets.provenance import provenance
 
     p = provenance()
     return "Affect Studio " + p.get("affect_studio", "(source checkout)") + (f" (git {p['git']})" if "git" in p else "")

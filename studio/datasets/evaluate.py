@@ -6,7 +6,7 @@ import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 from studio.datasets import manifest as mf
 from studio.errors import StudioError
@@ -41,8 +41,8 @@ def _manifest(out: Path):
 def recognition_rows(item: dict, recs: list) -> list[dict]:
     rows = []
     for r in recs:
-        row = {"id": item["id"], "folder": item["file"].split("/")[0], "recognizer": r.recognizer, "top": r.top,
-               "pred_valence": r.valence, "pred_arousal": r.arousal,
+        row = {"id": item["id"], "folder": item["file"].split("/")[0], "recognizer": r.recognizer, "kind": r.kind,
+               "top": r.top, "pred_valence": r.valence, "pred_arousal": r.arousal, "pred_dominance": r.dominance,
                "probs": json.dumps(r.probs, sort_keys=True), "measures": json.dumps(r.measures, sort_keys=True)}
         for k, v in r.probs.items():
             row[f"p_{k}"] = float(v)
@@ -64,27 +64,32 @@ def neutral_references(df) -> dict[str, str]:
     return refs
 
 
-def iter_evaluate(out_dir: Any, progress: bool = False) -> Iterator[dict]:
+def iter_evaluate(out_dir: Any, progress: bool = False, recognizers: Sequence[str] | None = None) -> Iterator[dict]:
     """Yield ``{"id", "file", "recognitions": [Recognition], "errors": [str]}`` per item as it is judged."""
     from tqdm import tqdm
 
     from evals.dispatch import recognize_file
 
+    from evals.dispatch import parse_names
+
     out = Path(out_dir)
     df = _manifest(out)
+    if recognizers is not None:
+        parse_names(recognizers)  # unknown names and missing paths fail before any item is judged
     refs = neutral_references(df)
     for item in tqdm(df.to_dict("records"), desc="eval", unit="item", file=sys.stderr, disable=not progress, dynamic_ncols=True):
         errors: list[str] = []
         path = out / item["file"]
         try:
             ref = refs.get(item["id"])
-            recs = recognize_file(item["medium"], path, errors, reference=out / ref if ref else None)
+            recs = recognize_file(item["medium"], path, errors, reference=out / ref if ref else None,
+                                  recognizers=recognizers)
         except StudioError as e:
             recs, errors = [], errors + [str(e)]
         yield {"id": item["id"], "file": item["file"], "item": item, "recognitions": recs, "errors": errors}
 
 
-def evaluate(out_dir: Any, progress: bool = False) -> EvalSummary:
+def evaluate(out_dir: Any, progress: bool = False, recognizers: Sequence[str] | None = None) -> EvalSummary:
     """Back-classify all items, write eval.parquet, report.md and plots; returns the summary."""
     import pandas as pd
 
@@ -96,14 +101,15 @@ def evaluate(out_dir: Any, progress: bool = False) -> EvalSummary:
     rows: list[dict] = []
     errors: dict[str, list[str]] = {}
     n = 0
-    for res in iter_evaluate(out, progress=progress):
+    for res in iter_evaluate(out, progress=progress, recognizers=recognizers):
         n += 1
         rows.extend(recognition_rows(res["item"], res["recognitions"]))
         if res["errors"]:
             errors[res["id"]] = res["errors"]
     ev = pd.DataFrame(rows)
     if not len(ev):
-        ev = pd.DataFrame(columns=["id", "folder", "recognizer", "top", "pred_valence", "pred_arousal", "probs", "measures"])
+        ev = pd.DataFrame(columns=["id", "folder", "recognizer", "kind", "top", "pred_valence", "pred_arousal",
+                                   "pred_dominance", "probs", "measures"])
     try:
         with atomic_path(out / EVAL_PARQUET) as tmp:
             ev.to_parquet(tmp, index=False)

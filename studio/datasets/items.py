@@ -5,10 +5,8 @@ bytes, options), so the same request always lands in the same file and a resumed
 """
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
-import math
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -17,6 +15,9 @@ from typing import Any
 FOLDERS = {("speech", "speak"): "speech", ("face", "express"): "face", ("face", "talk"): "video",
            ("image", "generate"): "image"}
 ID_LEN = 16
+SPEECH_ENGINE_KEYS = ("weights", "vocoder", "directions", "speaker")
+FACE_ENGINE_KEYS = ("weights", "controlnet", "motion_adapter")
+FACE_RUN_KEYS = ("strength", "control_scale", "steps", "guidance", "temporal", "blend")
 
 
 @dataclass(frozen=True)
@@ -60,22 +61,39 @@ class Item:
         return "mp4" if self.mode == "talk" else "png"
 
     def affect(self):
-        from studio.affect import Affect, Trajectory
+        from studio.affect.coerce import coerce
 
-        if ">" in self.emotion:
-            return Trajectory.parse(self.emotion, self.intensity)
-        return Affect.from_spec(self.emotion, self.intensity)
+        return coerce(self.emotion, self.intensity)
 
     @cached_property
     def summary(self) -> dict[str, Any]:
         """Requested label and VAD point; a trajectory reports its time-average and final label."""
-        a = self.affect()
-        if hasattr(a, "vad"):
-            return {"label": a.top_label, "point": list(a.point), "trajectory": False, "affect": a.to_dict()}
-        samples = [a.at(i / 20, 1.0) for i in range(21)]
-        pts = [s.point for s in samples]
-        mean = [sum(p[i] for p in pts) / len(pts) for i in range(3)]
-        return {"label": a.keys[-1][1].top_label, "point": mean, "trajectory": True, "affect": a.to_dict()}
+        from studio.affect.coerce import summary
+
+        return summary(self.affect())
+
+    def to_request(self):
+        """The typed request this item renders (``studio.requests``)."""
+        from studio.requests import FaceRequest, ImageRequest, SpeechRequest
+
+        o = self.opts
+        engine = o.get("engine", "embedded")
+        if self.medium == "speech":
+            return SpeechRequest(text=self.text, affect=self.affect(), seed=self.seed, engine=engine,
+                                 voice=o.get("voice"), engine_options={k: o.get(k) for k in SPEECH_ENGINE_KEYS})
+        if self.medium == "face":
+            portrait = None if self.portrait in (None, "default") else (self.portrait_path or self.portrait)
+            eopts = {k: o.get(k) for k in FACE_ENGINE_KEYS}
+            run = {k: o[k] for k in FACE_RUN_KEYS if k in o}
+            if self.mode == "talk":
+                return FaceRequest(portrait=portrait, text=self.text, affect=self.affect(), seed=self.seed,
+                                   fps=o.get("fps", 25), size=o.get("size", 512), voice=o.get("voice"), engine=engine,
+                                   engine_options=eopts, options=run)
+            return FaceRequest(portrait=portrait, affect=self.affect(), seed=self.seed, engine=engine,
+                               engine_options=eopts, options=run)
+        return ImageRequest(prompt=self.prompt, affect=self.affect(), seed=self.seed, width=o.get("width", 512),
+                            height=o.get("height", 512), engine=engine,
+                            engine_options={"weights": o.get("weights")} if engine != "embedded" else {})
 
     @property
     def rel_path(self) -> str:
@@ -94,49 +112,11 @@ class Item:
         }
 
 
-def jsonable(x: Any) -> Any:
-    """Plans and results → plain JSON values (dataclasses, numpy scalars and arrays, tuples, dicts with int keys)."""
-    if dataclasses.is_dataclass(x) and not isinstance(x, type):
-        return {f.name: jsonable(getattr(x, f.name)) for f in dataclasses.fields(x)}
-    if hasattr(x, "to_dict") and callable(x.to_dict):
-        return jsonable(x.to_dict())
-    if isinstance(x, dict):
-        return {str(k): jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [jsonable(v) for v in x]
-    if hasattr(x, "tolist"):
-        return jsonable(x.tolist())
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    if x is None or isinstance(x, (str, int, float, bool)):
-        return x
-    return str(x)
-
-
-def _portrait(item: Item):
-    from studio.media import default_portrait, load_image
-
-    return default_portrait() if item.portrait in (None, "default") else load_image(item.portrait_path or item.portrait)
-
-
 def run_pipeline(item: Item):
-    """Call the item's pipeline; returns its result object (with .save(path) and .plan)."""
-    affect = item.affect()
-    o = item.opts
-    if item.medium == "speech":
-        from pipelines.speech import synthesize
+    """Render the item through the spine; returns its result (with .save(path) and .plan)."""
+    from studio import spine
 
-        return synthesize(item.text, affect, seed=item.seed, engine=o.get("engine", "embedded"))
-    if item.medium == "face":
-        from pipelines import face
-
-        if item.mode == "talk":
-            return face.talk(_portrait(item), item.text, affect, seed=item.seed, fps=o.get("fps", 25), size=o.get("size", 512))
-        return face.express(_portrait(item), affect, seed=item.seed)
-    from pipelines.image import generate
-
-    return generate(item.prompt, affect, seed=item.seed, n=1, width=o.get("width", 512), height=o.get("height", 512),
-                    engine=o.get("engine", "embedded"), weights=o.get("weights"))[0]
+    return spine.render(item.to_request())
 
 
 def media_facts(result: Any) -> dict[str, Any]:
@@ -166,10 +146,12 @@ def render_item(item: Item, out_dir: Path) -> dict[str, Any]:
     dest = Path(out_dir) / item.rel_path
     dest.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(dest) as tmp:
-        result.save(tmp)
+        result.save(tmp, sidecar=False)  # the manifest row is this item's metadata
     row = item.request_row()
     row.update(media_facts(result))
     plan = getattr(result, "plan", None)
+    from studio.serial import jsonable
+
     row["plan"] = json.dumps(jsonable(plan) if plan is not None else None, sort_keys=True)
     row["sha256"] = sha256_of(dest)
     row["bytes"] = dest.stat().st_size

@@ -214,19 +214,22 @@ def write_report(out: Path, manifest, ev, errors: dict[str, list[str]]):
     import pandas as pd
 
     merged = ev.merge(manifest, on="id", how="left", suffixes=("", "_m"))
+    merged["kind"] = [k if isinstance(k, str) and k else _kind(r) for k, r in
+                      zip(merged.get("kind", [None] * len(merged)), merged["recognizer"])]
     plots = out / PLOTS
     lines = ["# Back-classification report", "",
              f"{len(manifest)} items, {len(ev)} recognitions. Requested = the manifest's dominant label and VAD point; "
              "measured = independent recognizers (`evals.dispatch`). See the notes at the end for what each number means.", ""]
-    summary_rows, details = [], []
+    summary_rows, details = [], {"perception": [], "realisation": []}
     for (folder, recognizer), g in merged.groupby(["folder", "recognizer"], sort=True):
+        kind = g["kind"].iloc[0]
         m = group_metrics(g.reset_index(drop=True))
         slug = f"{folder}_{recognizer}".replace(" ", "-").replace("/", "-")
-        summary_rows.append({"folder": folder, "recognizer": recognizer, "n": m["n"], "accuracy": m.get("accuracy"),
+        summary_rows.append({"folder": folder, "recognizer": recognizer, "kind": kind, "n": m["n"], "accuracy": m.get("accuracy"),
                              "macro_f1": m.get("macro_f1"), "v_mae": m.get("v_mae"), "a_mae": m.get("a_mae"),
                              "v_ccc": m.get("v_ccc"), "a_ccc": m.get("a_ccc"), "rho": m.get("rho"),
                              "plan_r": m.get("plan_r")})
-        sec = [f"### {folder} — {recognizer}", ""]
+        sec = [f"### {folder} — {recognizer} ({kind})", ""]
         if m["n"] != m["scored"]:
             sec += [f"{m['n'] - m['scored']} trajectory item(s) are listed in eval.parquet but not scored.", ""]
         if "confusion" in m:
@@ -248,17 +251,22 @@ def write_report(out: Path, manifest, ev, errors: dict[str, list[str]]):
                     "| cue | r |", "|---|---|"] + [f"| {k} | {_fmt(v)} |" for k, v in m["realisation"].items()] + [""]
         if len(sec) == 2:
             sec += ["This recognizer gives measurements only (see `measures` in eval.parquet).", ""]
-        details += sec
+        details.setdefault(kind, []).extend(sec)
     summary = pd.DataFrame(summary_rows)
     for c in ("accuracy", "macro_f1", "v_mae", "a_mae", "v_ccc", "a_ccc", "rho", "plan_r"):
         if c in summary.columns:
             summary[c] = pd.to_numeric(summary[c], errors="coerce").astype(float)  # None → NaN: numeric columns
-    lines += ["## Summary", "", "| folder | recognizer | n | accuracy | macro-F1 | V MAE | A MAE | V CCC | A CCC | mean ρ | plan r |",
-              "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines += judged_by(summary_rows)
+    lines += ["## Summary", "", "| folder | recognizer | kind | n | accuracy | macro-F1 | V MAE | A MAE | V CCC | A CCC | mean ρ | plan r |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in summary_rows:
-        lines.append(f"| {r['folder']} | {r['recognizer']} | {r['n']} | " + " | ".join(
+        lines.append(f"| {r['folder']} | {r['recognizer']} | {r['kind']} | {r['n']} | " + " | ".join(
             _fmt(r[k]) for k in ("accuracy", "macro_f1", "v_mae", "a_mae", "v_ccc", "a_ccc", "rho", "plan_r")) + " |")
-    lines += ["", "## Details", ""] + details
+    lines += [""] + agreement_lines(merged)
+    for kind, title in (("perception", "Perception: recognizers trained on human labels"),
+                        ("realisation", "Realisation: estimators that read the cues the renderer sets")):
+        if details.get(kind):
+            lines += [f"## {title}", ""] + details[kind]
     if errors:
         lines += ["## Items a recognizer could not judge", ""]
         lines += [f"- `{i}`: {'; '.join(e)}" for i, e in sorted(errors.items())[:50]]
@@ -286,3 +294,63 @@ def write_report(out: Path, manifest, ev, errors: dict[str, list[str]]):
     with atomic_path(out / "summary.csv") as tmp:
         summary.to_csv(tmp, index=False)
     return report, summary
+
+
+def _kind(recognizer: str) -> str:
+    from evals import registry
+
+    e = registry.RECOGNIZERS.get(recognizer)
+    return e.kind if e is not None else "realisation"
+
+
+def judged_by(summary_rows: list[dict]) -> list[str]:
+    """The plain statement of which media had a perception verdict in this run, and how to get one."""
+    folders = sorted({r["folder"] for r in summary_rows})
+    only = [f for f in folders if not any(r["folder"] == f and r["kind"] == "perception" for r in summary_rows)]
+    if not only:
+        return ["Every medium in this run was judged by at least one perception model (trained on human labels).", ""]
+    from evals import registry
+
+    hints = sorted({f"`studio eval DIR --recognizer {e.name}=PATH`" for e in registry.entries()
+                    if e.kind == "perception" and e.medium in {"speech" if f == "speech" else "face" if f in ("face", "video") else "image" for f in only}})
+    return [f"**Judged only by realisation estimators in this run: {', '.join(only)}.** Their numbers say whether "
+            "the plan was carried out, not whether people would perceive the emotion. For a perception verdict pull a "
+            "model (`studio weights list`, `studio weights pull NAME`) or point to one in its published layout: "
+            + (", ".join(hints) if hints else "see `studio recognizers`") + ".", ""]
+
+
+def agreement_lines(merged) -> list[str]:
+    """Recognizers of one folder against each other: Cohen's κ on top labels, Pearson r on valence and arousal."""
+    rows = []
+    for folder, g in merged.groupby("folder", sort=True):
+        names = sorted(g["recognizer"].unique())
+        for i, a in enumerate(names):
+            for b in names[i + 1:]:
+                x = g[g["recognizer"] == a].set_index("id")
+                y = g[g["recognizer"] == b].set_index("id")
+                both = x.index.intersection(y.index)
+                if not len(both):
+                    continue
+                x, y = x.loc[both], y.loc[both]
+                top = x["top"].notna() & y["top"].notna()
+                kappa = metrics.cohen_kappa(list(x["top"][top]), list(y["top"][top])) if top.sum() >= 2 else float("nan")
+                rv = _pair_r(x["pred_valence"], y["pred_valence"])
+                ra = _pair_r(x["pred_arousal"], y["pred_arousal"])
+                if all(isinstance(v, float) and not math.isfinite(v) for v in (kappa, rv, ra)):
+                    continue
+                rows.append(f"| {folder} | {a} | {b} | {len(both)} | {_fmt(kappa)} | {_fmt(rv)} | {_fmt(ra)} |")
+    if not rows:
+        return ["## Agreement between recognizers", "",
+                "No folder had two recognizers giving comparable outputs (labels or valence-arousal) in this run.", ""]
+    return ["## Agreement between recognizers", "",
+            "Recognizers disagree; this is how much, on the same items (κ on top labels, Pearson r on valence and arousal).", "",
+            "| folder | recognizer A | recognizer B | items | Cohen's κ | r valence | r arousal |",
+            "|---|---|---|---|---|---|---|"] + rows + [""]
+
+
+def _pair_r(a, b) -> float:
+    import pandas as pd
+
+    a, b = pd.to_numeric(a, errors="coerce"), pd.to_numeric(b, errors="coerce")
+    ok = a.notna() & b.notna()
+    return metrics.pearson(a[ok].to_numpy(float), b[ok].to_numpy(float)) if ok.sum() >= 3 else float("nan")

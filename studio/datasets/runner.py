@@ -2,8 +2,10 @@
 and write the Parquet manifest, the folders' metadata and the dataset card at the end.
 
 Workers are separate processes started with ``spawn`` (no inherited model state or locks); each keeps its
-engines loaded between items (``studio.engines.get`` caches per process). Only the coordinating process
-appends to the journal, so rows never interleave.
+engines loaded between items (``studio.engines.get`` caches per process). With ``ray=`` the workers are Ray
+actors instead (studio/datasets/ray_backend.py). Either way only the coordinating process writes the journal,
+so rows never interleave, and the spec is walked lazily: the coordinator holds the items in flight and an
+id -> index map of the finished ones, never a list of the whole spec.
 """
 from __future__ import annotations
 
@@ -17,10 +19,12 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
+from itertools import chain
 from typing import Any, Iterator
 
 from studio.datasets import manifest as mf
 from studio.datasets.items import Item, render_item
+from studio.datasets.provenance import provenance
 from studio.datasets.spec import Spec, load_spec
 from studio.errors import StudioError
 
@@ -32,6 +36,8 @@ class RenderSummary:
     rendered: int        # rendered by this call
     skipped: int         # already finished (resume)
     counts: dict[str, int] = field(default_factory=dict)
+    retried: int = 0     # items rendered again after their worker was lost (Ray: actor or node died)
+    cluster: str = ""    # where it ran ("this process", "2 worker processes", "ray: 2 nodes, 4 CPUs ...")
     report: Path | None = None
     eval_summary: Any = None  # the evaluation's summary table when render(eval=True)
 
@@ -60,10 +66,10 @@ def _prepare_out(out_dir: Any) -> Path:
     return out
 
 
-def _finished(out: Path, items: dict[str, Item], resume: bool) -> dict[str, dict]:
-    """Rows of this spec's items already complete on disk (file present with the journalled sha256).
+def _finished(out: Path, sp: Spec, resume: bool) -> dict[str, int]:
+    """id -> spec index of this spec's items already complete on disk (file present with the journalled sha256).
     Complete rows of items the spec no longer lists stay in the journal (nothing rendered is forgotten)
-    but are left out of this run's manifest."""
+    but are left out of this run's manifest. Each row's index is found from its request, without expanding."""
     from studio.weights import sha256_of
 
     rows = mf.read_journal(out)
@@ -76,7 +82,12 @@ def _finished(out: Path, items: dict[str, Item], resume: bool) -> dict[str, dict
             keep.append(r)
     if rows or (out / mf.JOURNAL).exists():
         mf.rewrite_journal(out, keep)  # drop torn lines and rows whose files are gone or damaged
-    return {r["id"]: {**r, "index": items[r["id"]].index} for r in keep if r["id"] in items}  # the spec's order now
+    done: dict[str, int] = {}
+    for r in keep:
+        i = sp.index_of(r)
+        if i is not None:
+            done[r["id"]] = i
+    return done
 
 
 LOCK = ".render.lock"
@@ -148,86 +159,141 @@ def _render_one(item: Item, out: str) -> dict:
     return render_item(item, Path(out))
 
 
-def iter_render(spec: Any, out_dir: Any, workers: int = 1, resume: bool = False, limit: int | None = None,
-                progress: bool = False, summary: RenderSummary | None = None) -> Iterator[dict]:
-    """Render and yield each new item's manifest row as it finishes (finished items are not re-yielded)."""
-    if not isinstance(workers, int) or workers < 1:
+MAX_UNCONFIRMED = 100_000  # a bigger spec needs --yes or --limit: a typo in `seeds` should not start a week of work
+
+
+def iter_render(spec: Any, out_dir: Any, workers: int | None = None, resume: bool = False, limit: int | None = None,
+                progress: bool = False, summary: RenderSummary | None = None, ray: str | None = None,
+                yes: bool = False) -> Iterator[dict]:
+    """Render and yield each new item's manifest row as it finishes (finished items are not re-yielded).
+
+    ``workers``: processes here (default 1), or Ray actors with ``ray`` (default: one per CPU of the cluster).
+    ``ray``: "local" starts Ray on this machine, an address ("auto", "HOST:PORT", "ray://...") joins a cluster.
+    """
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise StudioError(f"workers must be a whole number >= 1, got {workers!r}")
-    if limit is not None and (not isinstance(limit, int) or limit < 0):
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
         raise StudioError(f"limit must be a whole number >= 0, got {limit!r}")
+    if ray is not None:
+        from studio.datasets.ray_backend import require_ray
+
+        if not isinstance(ray, str) or not ray.strip():
+            raise StudioError(f"ray must be 'local' or a cluster address (HOST:PORT, 'auto', ray://HOST:PORT), got {ray!r}")
+        require_ray()
     sp: Spec = spec if isinstance(spec, Spec) else load_spec(spec)
+    if limit is None and not yes and len(sp) > MAX_UNCONFIRMED:
+        raise StudioError(f"{sp.source}: the spec expands to {len(sp):,} items (more than {MAX_UNCONFIRMED:,}); "
+                          "pass --yes (yes=True) to render them all, or --limit K for the first K")
     out = _prepare_out(out_dir)
     with _locked(out):
-        yield from _render_locked(sp, out, workers, resume, limit, progress, summary)
+        yield from _render_locked(sp, out, workers, resume, limit, progress, summary, ray)
 
 
-def _render_locked(sp: Spec, out: Path, workers: int, resume: bool, limit: int | None, progress: bool,
-                   summary: RenderSummary | None) -> Iterator[dict]:
-    selected = sp.items if limit is None else sp.items[:limit]
-    by_id = {it.id: it for it in sp.items}
-    done = _finished(out, by_id, resume)
+def _render_locked(sp: Spec, out: Path, workers: int | None, resume: bool, limit: int | None, progress: bool,
+                   summary: RenderSummary | None, ray: str | None) -> Iterator[dict]:
+    total = len(sp) if limit is None else min(limit, len(sp))
+    done = _finished(out, sp, resume)
     _clean_temporaries(out)
     _write_spec_copy(out, sp)
-    todo = [it for it in selected if it.id not in done]
-    n_done_sel = sum(1 for it in selected if it.id in done)
+    n_done_sel = sum(1 for i in done.values() if i < total)
+    todo = (it for it in sp.iter_items(limit) if it.id not in done)
     if summary is not None:
-        summary.out_dir, summary.total, summary.skipped = out, len(selected), n_done_sel
-    bar = _progress(len(selected), n_done_sel, progress)
+        summary.out_dir, summary.total, summary.skipped = out, total, n_done_sel
     journal = None
+    bar = None
     ok = False
     try:
-        journal = mf.Journal(out)
-        for it, row in _run(todo, out, workers):
-            try:
-                journal.append(row)
-            except OSError as e:
-                raise _disk_error(e, out, len(done)) from None
-            done[it.id] = row
+        with _backend(workers, ray, total - n_done_sel) as backend:
             if summary is not None:
-                summary.rendered += 1
-            bar.update(1)
-            yield row
+                summary.cluster = backend.describe()
+            bar = _progress(total, n_done_sel, progress, backend.describe())
+            journal = mf.Journal(out)
+            for it, row in backend.run(todo, out, _guard):
+                try:
+                    journal.append(row)
+                except OSError as e:
+                    raise _disk_error(e, out, len(done)) from None
+                done[it.id] = it.index
+                if summary is not None:
+                    summary.rendered += 1
+                    summary.retried = backend.retried
+                bar.update(1)
+                yield row
         ok = True
     except OSError as e:
         raise _disk_error(e, out, len(done)) from None
     finally:
-        bar.close()
+        if bar is not None:
+            bar.close()
         if journal is not None:
             with contextlib.suppress(OSError):
                 journal.close()
-        _finalize(out, sp, list(done.values()), strict=ok)
+        _finalize(out, sp, done, strict=ok)
     if summary is not None:
         summary.counts = sp.counts()
 
 
-def _progress(total: int, initial: int, show: bool):
+def _progress(total: int, initial: int, show: bool, where: str = ""):
     from tqdm import tqdm
 
-    return tqdm(total=total, initial=initial, unit="item", desc="render", file=sys.stderr, disable=not show,
-                dynamic_ncols=True)
+    return tqdm(total=total, initial=initial, unit="item", desc=f"render ({where})" if where else "render",
+                file=sys.stderr, disable=not show, dynamic_ncols=True)
 
 
-def _run(todo: list[Item], out: Path, workers: int) -> Iterator[tuple[Item, dict]]:
-    if workers == 1 or len(todo) <= 1:
-        for it in todo:
-            yield it, _guard(it, lambda: render_item(it, out))
-        return
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=_init_worker,
-                               initargs=(threads,))
-    pending: dict = {}
-    queue = list(todo)
-    try:
-        while queue or pending:
-            while queue and len(pending) < 2 * workers:  # bounded: an early failure stops the run promptly
-                it = queue.pop(0)
-                pending[pool.submit(_render_one, it, str(out))] = it
-            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in sorted(finished, key=lambda f: pending[f].index):
-                it = pending.pop(fut)
-                yield it, _guard(it, fut.result)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+@contextlib.contextmanager
+def _backend(workers: int | None, ray: str | None, n_todo: int):
+    if ray is not None and n_todo > 0:  # a finished set (resume) verifies its files without starting Ray
+        from studio.datasets.ray_backend import RayBackend
+
+        with RayBackend(ray, workers) as b:
+            yield b
+    else:
+        yield LocalBackend(workers or 1)
+
+
+class LocalBackend:
+    """This process (workers=1) or a pool of spawned worker processes."""
+
+    retried = 0
+
+    def __init__(self, workers: int):
+        self.workers = workers
+
+    def describe(self) -> str:
+        return "this process" if self.workers == 1 else f"{self.workers} worker processes"
+
+    def run(self, todo: Iterator[Item], out: Path, guard) -> Iterator[tuple[Item, dict]]:
+        first, second = next(todo, None), next(todo, None)
+        if first is None:
+            return
+        queue = chain([first], [second] if second is not None else [], todo)
+        if self.workers == 1 or second is None:
+            for it in queue:
+                yield it, guard(it, lambda: render_item(it, out))
+            return
+        yield from self._pool(queue, out, guard)
+
+    def _pool(self, queue: Iterator[Item], out: Path, guard) -> Iterator[tuple[Item, dict]]:
+        workers = self.workers
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=_init_worker,
+                                   initargs=(threads,))
+        pending: dict = {}
+        try:
+            while True:
+                while len(pending) < 2 * workers:  # bounded: an early failure stops the run promptly
+                    it = next(queue, None)
+                    if it is None:
+                        break
+                    pending[pool.submit(_render_one, it, str(out))] = it
+                if not pending:
+                    return
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in sorted(finished, key=lambda f: pending[f].index):
+                    it = pending.pop(fut)
+                    yield it, guard(it, fut.result)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _guard(it: Item, fn) -> dict:
@@ -244,26 +310,6 @@ def _guard(it: Item, fn) -> dict:
         raise StudioError(f"{_describe(it)} failed: {type(e).__name__}: {e}; finished items are kept, rerun with --resume (use -v for a traceback)") from e
 
 
-def provenance() -> dict[str, str]:
-    """The code that rendered: outputs are deterministic per item seed *for a given version* of the pipelines."""
-    import subprocess
-    from importlib import metadata
-
-    from studio.weights import REPO_ROOT
-
-    info = {"python": sys.version.split()[0]}
-    with contextlib.suppress(metadata.PackageNotFoundError):
-        info["affect_studio"] = metadata.version("affect-studio")
-    if (REPO_ROOT / ".git").exists():
-        with contextlib.suppress(OSError, subprocess.SubprocessError):
-            head = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5)
-            dirty = subprocess.run(["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--untracked-files=no"],
-                                   capture_output=True, text=True, timeout=5)
-            if head.returncode == 0:
-                info["git"] = head.stdout.strip() + ("+modified" if dirty.stdout.strip() else "")
-    return info
-
-
 def _write_spec_copy(out: Path, sp: Spec) -> None:
     from studio.media import atomic_path
 
@@ -275,28 +321,34 @@ def _write_spec_copy(out: Path, sp: Spec) -> None:
         raise _disk_error(e, out, 0) from None
 
 
-def _finalize(out: Path, sp: Spec, rows: list[dict], strict: bool) -> None:
-    """Parquet manifest, folder metadata and card from the journal rows; on an error path, best effort."""
+def _finalize(out: Path, sp: Spec, done: dict[str, int], strict: bool) -> None:
+    """Parquet manifest, folder metadata and card from the journal's rows of this spec's finished items (read
+    back from disk, so the run itself kept only their ids); on an error path, best effort."""
     from studio.datasets.card import write_card
 
     try:
+        rows = [{**r, "index": done[r["id"]]} for r in mf.read_journal(out) if r["id"] in done]  # the spec's order now
         mf.write_parquet(out, rows)
         mf.write_folder_metadata(out, rows)
         write_card(out, sp, rows)
     except OSError as e:
         if strict:
-            raise _disk_error(e, out, len(rows)) from None
+            raise _disk_error(e, out, len(done)) from None
 
 
-def render(spec: Any, out_dir: Any, workers: int = 1, resume: bool = False, limit: int | None = None,
-           eval: bool = False, progress: bool = False) -> RenderSummary:
-    """Render a whole dataset; returns counts and where the manifest, card (and report) are."""
+def render(spec: Any, out_dir: Any, workers: int | None = None, resume: bool = False, limit: int | None = None,
+           eval: bool = False, progress: bool = False, recognizers: list[str] | None = None, ray: str | None = None,
+           yes: bool = False) -> RenderSummary:
+    """Render a whole dataset; returns counts and where the manifest, card (and report) are.
+    ``ray="local"`` or a cluster address renders on Ray actors (``workers`` of them); ``yes`` confirms a spec
+    of more than 100,000 items."""
     summary = RenderSummary(out_dir=Path(out_dir), total=0, rendered=0, skipped=0)
-    for _ in iter_render(spec, out_dir, workers=workers, resume=resume, limit=limit, progress=progress, summary=summary):
+    for _ in iter_render(spec, out_dir, workers=workers, resume=resume, limit=limit, progress=progress,
+                         summary=summary, ray=ray, yes=yes):
         pass
     if eval:
         from studio.datasets.evaluate import evaluate
 
-        ev = evaluate(summary.out_dir, progress=progress)
+        ev = evaluate(summary.out_dir, progress=progress, recognizers=recognizers)
         summary.report, summary.eval_summary = ev.report, ev.summary
     return summary

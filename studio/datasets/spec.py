@@ -1,4 +1,4 @@
-"""Dataset spec files: TOML (or a dict) describing grids and explicit items, expanded into ``Item``s.
+"""Dataset spec files: TOML (or a dict) describing grids and explicit items, yielding ``Item``s lazily.
 
     [dataset]
     name = "demo"
@@ -25,19 +25,22 @@ Keys (a grid takes the plural list form of emotion/intensity/seed/text/prompt/po
     [dataset]   name, description, license, seed (added to every item's seed)
 Neutral at any intensity is one request (rendered once). Trajectories need time: speech and face "talk" only.
 
+Grids stay lazy (studio/datasets/grid.py): a spec is counted, indexed and iterated without building its
+items, so a 10-million-item grid costs what its lists cost. Every distinct emotion x intensity and portrait
+is still validated up front. `studio render` refuses more than 100,000 items without --yes or --limit.
+
 Every error names the place (line number where TOML has one) and what to write instead.
 """
 from __future__ import annotations
 
-import dataclasses
 import difflib
-import itertools
 import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping, Sequence
 
+from studio.datasets.grid import Axis, Table, intensity_key, link, row_keys
 from studio.datasets.items import Item
 from studio.errors import StudioError
 
@@ -56,7 +59,18 @@ MEDIUM_KEYS = {
     "face": {"mode", "portrait", "text", "fps", "size"},
     "image": {"prompt", "engine", "width", "height", "weights"},
 }
+# keys that only enter an item's options (and so its id) when the spec gives them: paths are text, knobs numbers
+OPTIONAL: dict[str, dict[str, type | tuple]] = {
+    "speech": {"voice": str, "weights": str, "vocoder": str, "directions": str, "speaker": str},
+    "face": {"engine": str, "voice": str, "weights": str, "controlnet": str, "motion_adapter": str,
+             "strength": (int, float), "control_scale": (int, float), "steps": int, "guidance": (int, float),
+             "temporal": str, "blend": (int, float)},
+    "image": {},
+}
+for _m, _keys in OPTIONAL.items():
+    MEDIUM_KEYS[_m] |= set(_keys)
 COMMON_KEYS = {"medium", "emotion", "intensity", "seed"}
+SIZE_RANGES = {"fps": (1, 60), "size": (128, 2048), "width": (16, 4096), "height": (16, 4096)}
 DEFAULTS: dict[str, dict[str, Any]] = {
     "speech": {"engine": "embedded", "format": "wav"},
     "face": {"mode": "express", "portrait": "default", "fps": 25, "size": 512},
@@ -66,18 +80,96 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 
 @dataclass
 class Spec:
+    """A loaded spec: its tables, kept lazy. ``items`` is a sequence view (len, iteration, indexing) that
+    builds items as they are asked for; ``len(spec)`` and ``counts()`` are computed without expanding."""
+
     name: str
     description: str
     license: str
-    items: list[Item]
+    tables: list[Table]
     source: str = "<dict>"  # the file it came from, for messages and the dataset card
     raw: dict = field(default_factory=dict)
+    total: int = 0
 
-    def counts(self) -> dict[str, int]:
+    def __post_init__(self):
+        self.total = link(self.tables)
+
+    def __len__(self) -> int:
+        return self.total
+
+    @property
+    def items(self) -> "SpecItems":
+        return SpecItems(self)
+
+    def iter_items(self, limit: int | None = None, start: int = 0) -> Iterator[Item]:
+        """Items in spec order from index ``start``, at most ``limit`` of them."""
+        stop = self.total if limit is None else min(self.total, start + max(0, limit))
+        for t in self.tables:
+            if start >= stop:
+                return
+            if t.offset + t.count <= start:
+                continue
+            for it in t.iter_items(start - t.offset):
+                if it.index >= stop:
+                    return
+                yield it
+                start = it.index + 1
+
+    def item_at(self, i: int) -> Item:
+        if not 0 <= i < self.total:
+            raise IndexError(f"item {i} of a {self.total}-item spec")
+        return next(self.iter_items(limit=1, start=i))
+
+    def counts(self, limit: int | None = None) -> dict[str, int]:
+        """Items per folder (of the first ``limit``), in spec order of first appearance."""
+        stop = self.total if limit is None else min(self.total, limit)
         out: dict[str, int] = {}
-        for it in self.items:
-            out[it.folder] = out.get(it.folder, 0) + 1
+        for t in self.tables:
+            n = max(0, min(t.count, stop - t.offset))
+            if n:
+                out[t.folder] = out.get(t.folder, 0) + n
         return out
+
+    def index_of(self, row: Mapping) -> int | None:
+        """The spec index of a manifest row's item (found from its request fields, checked against its id),
+        or None when the spec does not hold it."""
+        found = row_keys(dict(row))
+        if found is None:
+            return None
+        fam, keys = found
+        for t in self.tables:
+            if t.family != fam:
+                continue
+            try:
+                r = t.rank(keys)
+            except (KeyError, ValueError, TypeError):
+                r = None
+            if r is not None:
+                it = t.item(keys, t.offset + r)
+                return it.index if it.id == row.get("id") else None
+        return None
+
+
+class SpecItems(Sequence):
+    """The spec's items as a lazy sequence: nothing is built until asked for."""
+
+    def __init__(self, spec: Spec):
+        self._spec = spec
+
+    def __len__(self) -> int:
+        return self._spec.total
+
+    def __iter__(self) -> Iterator[Item]:
+        return self._spec.iter_items()
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            start, stop, step = i.indices(self._spec.total)
+            if step != 1:
+                return list(self._spec.iter_items(max(0, stop - start), start))[::step]
+            return list(self._spec.iter_items(max(0, stop - start), start))
+        i = i + self._spec.total if i < 0 else i
+        return self._spec.item_at(i)
 
 
 def _line_of(text: str | None, key: str, nth: int = 0) -> str:
@@ -176,18 +268,11 @@ def load_spec(spec: Any) -> Spec:
         raise StudioError(f"{name}: the spec has no [[grid]] or [[item]] tables; see examples/demo.toml")
     base_seed = _as_int(ds.get("seed", 0), "dataset.seed", name)
     ctx = _Context(text, name, base)
-    out: list[Item] = []
-    for gi, g in enumerate(grids):
-        out.extend(_expand(g, _Where(name, text, "grid", gi), ctx, base_seed, grid=True))
-    for ii, it in enumerate(items):
-        out.extend(_expand(it, _Where(name, text, "item", ii), ctx, base_seed, grid=False))
-    unique: dict[str, Item] = {}
-    for it in out:  # identical requests (e.g. 'neutral' at two intensities) render once
-        unique.setdefault(it.id, it)
-    ordered = [dataclasses.replace(it, index=i) for i, it in enumerate(unique.values())]
+    tables = [_table(g, _Where(name, text, "grid", gi), ctx, base_seed, grid=True) for gi, g in enumerate(grids)]
+    tables += [_table(it, _Where(name, text, "item", ii), ctx, base_seed, grid=False) for ii, it in enumerate(items)]
     return Spec(name=str(ds.get("name", "dataset" if name.startswith("<") else Path(name).stem)),
                 description=str(ds.get("description", "")), license=str(ds.get("license", "see the models' licenses below")),
-                items=ordered, source=name, raw=data)
+                tables=tables, source=name, raw=data)
 
 
 def _as_int(v: Any, what: str, where: str) -> int:
@@ -205,10 +290,10 @@ class _Context:
     def affect(self, emotion: str, intensity: float, where: str):
         key = (emotion, intensity)
         if key not in self._affects:
-            from studio.affect import Affect, Trajectory
+            from studio.affect.coerce import coerce
 
             try:
-                a = Trajectory.parse(emotion, intensity) if ">" in emotion else Affect.from_spec(emotion, intensity)
+                a = coerce(emotion, intensity)
             except StudioError as e:
                 raise StudioError(f"{where}: emotion {emotion!r}: {e}") from None
             self._affects[key] = a
@@ -252,7 +337,7 @@ def _values(t: Mapping, singular: str, grid: bool, where: str, default: list) ->
     if singular == "seed" and isinstance(v, int) and not isinstance(v, bool):
         if v < 1:
             raise StudioError(f"{where}: seeds = N asks for N seeds (0 .. N-1) and needs N >= 1; or give a list, e.g. seeds = [0, 7]")
-        return list(range(v))  # seeds = 3 means seeds 0, 1, 2
+        return range(v)  # seeds = 3 means seeds 0, 1, 2 (kept a range: a grid never lists its seeds)
     if not isinstance(v, list):
         v = [v]
     if not v:
@@ -260,7 +345,9 @@ def _values(t: Mapping, singular: str, grid: bool, where: str, default: list) ->
     return v
 
 
-def _expand(t: Mapping, where: _Where, ctx: _Context, base_seed: int, grid: bool) -> list[Item]:
+def _table(t: Mapping, where: _Where, ctx: _Context, base_seed: int, grid: bool) -> Table:
+    """Validate one [[grid]] / [[item]] table up front (each distinct emotion, intensity and portrait once) into
+    its lazy axes."""
     medium = t.get("medium")
     if medium not in MEDIA:
         near = difflib.get_close_matches(str(medium), MEDIA, n=1)
@@ -277,16 +364,24 @@ def _expand(t: Mapping, where: _Where, ctx: _Context, base_seed: int, grid: bool
             raise StudioError(f"{where.at(k)}: unknown key {k!r} for {'an' if medium == 'image' else 'a'} {medium} {'grid' if grid else 'item'}; {hint}")
     d = DEFAULTS[medium]
     opts = {k: t.get(k, d[k]) for k in MEDIUM_KEYS[medium] & SCALAR if k in d}
+    for k, typ in OPTIONAL[medium].items():
+        if k in t:
+            v = t[k]
+            if isinstance(v, bool) or not isinstance(v, typ):
+                kind = "text (a name or a path)" if typ is str else "a number"
+                raise StudioError(f"{where.at(k)}: {k} must be {kind}, got {v!r}")
+            opts[k] = v
     mode = opts.pop("mode", None) or {"speech": "speak", "image": "generate"}[medium]
     if medium == "face" and mode not in FACE_MODES:
         raise StudioError(f"{where}: face mode must be 'express' (a still) or 'talk' (a clip with speech), got {mode!r}")
     if medium == "speech" and opts["format"] not in AUDIO_FORMATS:
         raise StudioError(f"{where}: speech format must be 'wav' or 'flac', got {opts['format']!r}")
-    for k in ("fps", "size", "width", "height"):
+    for k, (lo, hi) in SIZE_RANGES.items():  # the ranges the requests accept (studio.requests)
         if k in opts:
             v = opts[k]
-            if isinstance(v, bool) or not isinstance(v, int) or not 16 <= v <= 4096 and k != "fps" or (k == "fps" and not 1 <= v <= 120):
-                raise StudioError(f"{where.at(k)}: {k} must be a whole number ({'1-120' if k == 'fps' else '16-4096'}), got {v!r}")
+            if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi or (k == "size" and v % 2):
+                even = " and even" if k == "size" else ""
+                raise StudioError(f"{where.at(k)}: {k} must be a whole number in {lo}-{hi}{even}, got {v!r}")
     if medium == "face" and mode == "express":
         if "text" in t or "texts" in t:
             raise StudioError(f"{where}: face 'express' renders a still and takes no text; set mode = 'talk' for a clip")
@@ -294,7 +389,11 @@ def _expand(t: Mapping, where: _Where, ctx: _Context, base_seed: int, grid: bool
         opts.pop("size", None)  # express keeps the portrait's own size
     emotions = _values(t, "emotion", grid, where, ["neutral"])
     intensities = _values(t, "intensity", grid, where, [1.0])
-    seeds = [base_seed + _as_int(s, "seed", where) for s in _values(t, "seed", grid, where, [0])]
+    raw_seeds = _values(t, "seed", grid, where, [0])
+    if isinstance(raw_seeds, range):
+        seeds: Any = range(base_seed + raw_seeds.start, base_seed + raw_seeds.stop)
+    else:
+        seeds = tuple(dict.fromkeys(base_seed + _as_int(s, "seed", where) for s in raw_seeds))
     for x in intensities:
         if isinstance(x, bool) or not isinstance(x, (int, float)):
             raise StudioError(f"{where}: intensity must be a number in [0, 1.5], got {x!r}")
@@ -310,17 +409,25 @@ def _expand(t: Mapping, where: _Where, ctx: _Context, base_seed: int, grid: bool
         if (what == "text" and needs_text) or (what == "prompt" and medium == "image"):
             if any(not isinstance(v, str) or not v.strip() for v in vals):
                 raise StudioError(f"{where}: every {medium} item needs a non-empty {what}; add {LISTABLE[what] if grid else what} = [\"...\"]")
-    out = []
-    for text, prompt, portrait, emotion, inten, seed in itertools.product(texts, prompts, portraits, emotions, intensities, seeds):
-        affect = ctx.affect(emotion, float(inten), where)
-        is_traj = not hasattr(affect, "vad")
-        if is_traj and not (medium == "speech" or mode == "talk"):
-            raise StudioError(f"{where}: trajectory {emotion!r} needs time: use it for speech or face mode 'talk', not {medium} {mode}")
-        if not is_traj and affect.is_neutral:
-            inten = 0.0  # neutral at any intensity is the same request
-            affect = ctx.affect(emotion, 0.0, where) if affect.intensity else affect
-        p_path, p_sha = ctx.portrait(portrait, where) if portrait is not None else (None, None)
-        out.append(Item(medium=medium, mode=mode, emotion=emotion, intensity=float(inten), seed=seed,
-                        text=text, prompt=prompt, portrait=portrait, portrait_path=p_path, portrait_sha256=p_sha,
-                        options=tuple(sorted(opts.items()))))
-    return out
+    affects: dict[tuple, tuple] = {}
+    for emotion in emotions:  # product order: emotion, then intensity
+        for inten in intensities:
+            affect = ctx.affect(emotion, float(inten), where)
+            is_traj = not hasattr(affect, "vad")
+            if is_traj and not (medium == "speech" or mode == "talk"):
+                raise StudioError(f"{where}: trajectory {emotion!r} needs time: use it for speech or face mode 'talk', not {medium} {mode}")
+            if not is_traj and affect.is_neutral:
+                inten = 0.0  # neutral at any intensity is the same request
+                if affect.intensity:
+                    ctx.affect(emotion, 0.0, where)
+            affects.setdefault((emotion, intensity_key(inten)), (emotion, float(inten)))
+    portrait_vals: dict = {}
+    for p in portraits:
+        if p is None:
+            portrait_vals.setdefault(None, (None, None, None))
+        else:
+            p_path, p_sha = ctx.portrait(p, where)
+            portrait_vals.setdefault(p_sha, (p, p_path, p_sha))  # the item's id follows the bytes, not the name
+    axes = (Axis(tuple(dict.fromkeys(texts))), Axis(tuple(dict.fromkeys(prompts))),
+            Axis(tuple(portrait_vals), portrait_vals), Axis(tuple(affects), affects), Axis(seeds))
+    return Table(medium=medium, mode=mode, options=tuple(sorted(opts.items())), axes=axes)

@@ -38,29 +38,6 @@ def require_text(text: str | None, what: str = "text", example: str = "I can't b
 
 
 def seed_of(value) -> int:
-    from studio.errors import StudioError
+    from studio.requests import check_seed
 
-    try:
-        s = int(value)
-    except (TypeError, ValueError):
-        raise StudioError(f"seed must be a whole number, got {value!r}") from None
-    if s < 0 or s >= 2**32:
-        raise StudioError(f"seed must be in [0, 2^32), got {s}")
-    return s
-
-
-def pipeline(module: str, name: str):
-    """A pipeline entry point, or a one-line error when this install lacks that medium."""
-    import importlib
-
-    from studio.errors import StudioError
-
-    try:
-        fn = getattr(importlib.import_module(module), name, None)
-    except ModuleNotFoundError as e:
-        if not (e.name and module.startswith(e.name)):
-            raise
-        fn = None
-    if fn is None:
-        raise StudioError(f"{module}.{name} is not available in this install; reinstall affect-studio with its extras")
-    return fn
+    return check_seed(value)

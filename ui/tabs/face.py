@@ -7,9 +7,8 @@ import numpy as np
 
 from studio.errors import StudioError
 from ui.affect_control import AffectInputs, resolve, single
-from ui.recognize import recognize_file
-from ui.results import job_dir, plan_of, present, user_errors
-from ui.tabs.common import pipeline, require_text, result_panel, seed_of
+from ui.results import render_and_judge, user_errors
+from ui.tabs.common import require_text, result_panel, seed_of
 
 MAX_CHARS = 200  # every character costs video frames; a demo clip stays under ~15 s
 SIZES = (256, 384, 512)
@@ -31,7 +30,7 @@ def portrait_of(upload) -> np.ndarray:
     p = _file_path(upload)
     if p is None:
         return default_portrait()
-    img = load_image(p, max_side=1024)
+    img = load_image(p, max_side=1024, name=Path(p).name)  # the user's file name, not the server's copy
     if min(img.shape[:2]) < 64:
         raise StudioError(f"portrait is only {img.shape[1]}x{img.shape[0]} pixels; upload one at least 64x64 with a visible face")
     return img
@@ -47,39 +46,29 @@ def _size(value) -> int:
     return s
 
 
-def talk(*args):
-    """(9 affect inputs, portrait file, text, seed, size) → (mp4 path, bars, plane, recognition, plan)."""
-    inp = AffectInputs.from_values(*args[:9])
-    upload, text, seed, size = args[9:13]
+def talk(affect_from, label, mixture, valence, arousal, dominance, free_text, trajectory, intensity, portrait, text, seed, size):
+    """The affect control's inputs, portrait file, text, seed, size → (mp4 path, bars, plane, recognition, plan)."""
+    inp = AffectInputs(affect_from, label, mixture, valence, arousal, dominance, free_text, trajectory, intensity)
+    upload = portrait
     text = require_text(text, example="Hello there.")
     if len(text) > MAX_CHARS:
         raise StudioError(f"text is {len(text)} characters; the talking head takes at most {MAX_CHARS} (use the CLI for longer clips)")
+    from studio.requests import FaceRequest
+
     x = resolve(inp)
-    portrait = portrait_of(upload)
-    face_talk = pipeline("pipelines.face", "talk")
-
-    r = face_talk(portrait, text, x, seed=seed_of(seed), fps=25, size=_size(size))
-    out = job_dir("talk") / "talk.mp4"
-    r.save(out)
-    recs, notes = recognize_file("face", out)
-    bars, plane, rec = present(x, recs, notes)
-    return str(out), bars, plane, rec, plan_of(r, x)
+    req = FaceRequest(portrait=portrait_of(upload), text=text, affect=x, seed=seed_of(seed), fps=25, size=_size(size))
+    return render_and_judge(req, "talk", "talk.mp4", x)
 
 
-def express(*args):
-    """(9 affect inputs, portrait file, seed) → (png path, bars, plane, recognition, plan)."""
-    inp = AffectInputs.from_values(*args[:9])
-    upload, seed = args[9:11]
+def express(affect_from, label, mixture, valence, arousal, dominance, free_text, trajectory, intensity, portrait, seed):
+    """The affect control's inputs, portrait file, seed → (png path, bars, plane, recognition, plan)."""
+    inp = AffectInputs(affect_from, label, mixture, valence, arousal, dominance, free_text, trajectory, intensity)
+    upload = portrait
+    from studio.requests import FaceRequest
+
     x = single(resolve(inp), "a still expression")
-    portrait = portrait_of(upload)
-    face_express = pipeline("pipelines.face", "express")
-
-    r = face_express(portrait, x, seed=seed_of(seed))
-    out = job_dir("still") / "still.png"
-    r.save(out)
-    recs, notes = recognize_file("face", out)
-    bars, plane, rec = present(x, recs, notes)
-    return str(out), bars, plane, rec, plan_of(r, x)
+    req = FaceRequest(portrait=portrait_of(upload), affect=x, seed=seed_of(seed))
+    return render_and_judge(req, "still", "still.png", x)
 
 
 def _preview(upload):
@@ -105,7 +94,7 @@ def build(control):
                 text = gr.Textbox("Hello there, how are you?", label="Line to speak", lines=2)
                 with gr.Row():
                     seed = gr.Number(0, label="Seed", precision=0, minimum=0)
-                    size = gr.Dropdown(list(SIZES), value=256, label="Video size (px)")
+                    size = gr.Dropdown(list(SIZES), value=256, label="Video size (px)", allow_custom_value=True)  # "256" from the API too; _size checks it
                 with gr.Row():
                     go = gr.Button("Talk", variant="primary")
                     still_btn = gr.Button("Still expression")

@@ -5,9 +5,8 @@ import os
 
 from studio.errors import StudioError
 from ui.affect_control import AffectInputs, resolve, single
-from ui.recognize import recognize_file
-from ui.results import job_dir, plan_of, present, user_errors
-from ui.tabs.common import pipeline, require_text, result_panel, seed_of
+from ui.results import render_and_judge, user_errors
+from ui.tabs.common import require_text, result_panel, seed_of
 
 ENGINES = ("embedded", "diffusion")
 WEIGHTS_ENV = "STUDIO_DIFFUSION_WEIGHTS"
@@ -30,27 +29,21 @@ def _side(value, name: str) -> int:
 
 
 def make_handler(weights: str | None):
-    def generate(*args):
-        """(9 affect inputs, prompt, engine, width, height, seed) → (png path, bars, plane, recognition, plan)."""
-        inp = AffectInputs.from_values(*args[:9])
-        prompt, engine, width, height, seed = args[9:14]
+    def generate(affect_from, label, mixture, valence, arousal, dominance, free_text, trajectory, intensity, prompt, engine, width, height, seed):
+        """The affect control's inputs, prompt, engine, width, height, seed → (png path, bars, plane, recognition, plan)."""
+        inp = AffectInputs(affect_from, label, mixture, valence, arousal, dominance, free_text, trajectory, intensity)
         prompt = require_text(prompt, "prompt", "a lighthouse on a cliff")
         if engine not in ENGINES:
             raise StudioError(f"unknown image engine {engine!r}; choose one of {', '.join(ENGINES)}")
         if engine == "diffusion" and not weights:
             raise StudioError(f"no diffusion weights configured: start `studio serve --diffusion-weights PATH` or set {WEIGHTS_ENV}")
-        x = single(resolve(inp), "an image")
-        image_generate = pipeline("pipelines.image", "generate")
+        from studio.requests import ImageRequest
 
-        opts = {"weights": weights} if engine == "diffusion" else {}
-        results = image_generate(prompt, x, seed=seed_of(seed), n=1, width=_side(width, "width"),
-                                 height=_side(height, "height"), engine=engine, **opts)
-        r = results[0]
-        out = job_dir("image") / "image.png"
-        r.save(out)
-        recs, notes = recognize_file("image", out)
-        bars, plane, rec = present(x, recs, notes)
-        return str(out), bars, plane, rec, plan_of(r, x)
+        x = single(resolve(inp), "an image")
+        req = ImageRequest(prompt=prompt, affect=x, seed=seed_of(seed), width=_side(width, "width"),
+                           height=_side(height, "height"), engine=engine,
+                           engine_options={"weights": weights} if engine == "diffusion" else {})
+        return render_and_judge(req, "image", "image.png", x)
 
     return generate
 

@@ -2,31 +2,24 @@
 from __future__ import annotations
 
 from ui.affect_control import AffectInputs, resolve
-from ui.recognize import recognize_file
-from ui.results import job_dir, plan_of, present, user_errors
-from ui.tabs.common import pipeline, require_text, result_panel, seed_of
+from ui.results import render_and_judge, user_errors
+from ui.tabs.common import require_text, result_panel, seed_of
 
 MAX_CHARS = 600  # a demo request, not an audiobook: keeps one request within a few seconds on CPU
 
 
-def speak(*args):
-    """(9 affect inputs, text, seed) → (wav path, bars, plane, recognition JSON, plan JSON)."""
-    inp = AffectInputs.from_values(*args[:9])
-    text, seed = args[9], args[10]
+def speak(affect_from, label, mixture, valence, arousal, dominance, free_text, trajectory, intensity, text, seed):
+    """The affect control's inputs, text, seed → (wav path, bars, plane, recognition JSON, plan JSON)."""
+    inp = AffectInputs(affect_from, label, mixture, valence, arousal, dominance, free_text, trajectory, intensity)
     text = require_text(text)
     if len(text) > MAX_CHARS:
         from studio.errors import StudioError
 
-        raise StudioError(f"text is {len(text)} characters; the demo takes at most {MAX_CHARS} (use `studio speak` for long texts)")
-    x = resolve(inp)
-    synthesize = pipeline("pipelines.speech", "synthesize")
+        raise StudioError(f"text is {len(text)} characters; the demo takes at most {MAX_CHARS} (use `studio say` for long texts)")
+    from studio.requests import SpeechRequest
 
-    r = synthesize(text, x, seed=seed_of(seed))
-    out = job_dir("speech") / "speech.wav"
-    r.save(out)
-    recs, notes = recognize_file("speech", out)
-    bars, plane, rec = present(x, recs, notes)
-    return str(out), bars, plane, rec, plan_of(r, x)
+    x = resolve(inp)
+    return render_and_judge(SpeechRequest(text=text, affect=x, seed=seed_of(seed)), "speech", "speech.wav", x)
 
 
 def build(control) -> None:

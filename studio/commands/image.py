@@ -1,4 +1,4 @@
-"""`studio image PROMPT` and `studio train image-mapper DATA_DIR`."""
+"""`studio image PROMPT`: affective images (embedded procedural, or Stable Diffusion from local weights)."""
 from __future__ import annotations
 
 import argparse
@@ -6,6 +6,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from studio.commands.common import affect_of, check_writable, seed_of
 from studio.errors import StudioError
 
 
@@ -17,31 +18,39 @@ def numbered(out: Path, n: int) -> list[Path]:
 
 
 def _cmd_image(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from pipelines.image import generate
-    from studio.cli import affect_from_args
+    from studio.affect.coerce import coerce_single
+    from studio.api import Studio
     from studio.media import check_output
 
-    affect = affect_from_args(args)
+    affect = coerce_single(affect_of(args), None, "an image")
     out = Path(args.out or "image.png")
     paths = numbered(out, args.n)
     for p in paths:
         check_output(p, {".png"})
-    opts = {k: v for k, v in {
-        "device": args.device, "dtype": args.dtype, "attention": args.attention, "mapper": args.mapper,
-        "attention_slicing": args.attention_slicing or None, "vae_slicing": args.vae_slicing or None,
-        "guidance": args.guidance, "negative_prompt": args.negative, "emotion_scale": args.emotion_scale,
-        "descriptors": args.descriptors or None, "strength": args.strength, "grade_amount": args.grade_amount,
-    }.items() if v is not None}
-    with tqdm(total=args.n, desc="image", unit="img", file=sys.stderr, disable=args.n == 1 and args.engine == "embedded") as bar, \
-            warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        results = generate(args.prompt, affect, seed=args.seed, n=args.n, width=args.width, height=args.height,
-                           engine=args.engine, weights=args.weights, init=args.init, steps=args.steps, progress=bar, **opts)
-    here = str(Path(__file__).parent)
-    for w in caught:  # our own warnings (prompt truncated, xformers unavailable) as one line each
-        if str(w.filename).startswith(here):
+    check_writable(out)
+    s = Studio()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        if args.plan:
+            if args.n != 1:
+                raise StudioError("--plan renders one image; leave out -n")
+            from studio.requests import ImageRequest
+
+            req = ImageRequest(prompt=args.prompt, affect=affect, seed=seed_of(args), width=args.width,
+                               height=args.height, init=args.init, engine=args.engine,
+                               engine_options={"weights": args.weights})
+            results = [s.render_plan(req, args.plan)]
+        else:
+            results = s.image(args.prompt, affect, seed=seed_of(args), n=args.n, width=args.width, height=args.height,
+                              engine=args.engine, weights=args.weights, init=args.init, steps=args.steps,
+                              guidance=args.guidance, negative_prompt=args.negative, emotion_scale=args.emotion_scale,
+                              descriptors=args.descriptors or None, strength=args.strength,
+                              grade_amount=args.grade_amount, device=args.device, dtype=args.dtype,
+                              attention=args.attention, attention_slicing=args.attention_slicing or None,
+                              vae_slicing=args.vae_slicing or None, mapper=args.mapper,
+                              progress=not (args.n == 1 and args.engine != "diffusion"))
+    for w in caught:  # the pipeline's own notices (prompt truncated, xformers unavailable), one line each
+        if issubclass(w.category, UserWarning) and not issubclass(w.category, DeprecationWarning):
             print(f"studio: warning: {w.message}", file=sys.stderr)
     for r, p in zip(results, paths):
         r.save(p)
@@ -67,12 +76,12 @@ def _cmd_train_mapper(args: argparse.Namespace) -> int:
 
 
 def train_subparsers(sub):
-    """The shared `studio train WHAT` group: created once, reused by any pipeline that adds a trainer."""
+    """The shared `studio train WHAT` group: created once, reused by every trainer."""
     if "train" in sub.choices:
         for action in sub.choices["train"]._actions:
             if isinstance(action, argparse._SubParsersAction):
                 return action
-        raise StudioError("a `train` command exists without sub-commands; cannot add image-mapper to it")
+        raise StudioError("a `train` command exists without sub-commands")
     t = sub.add_parser("train", help="train learnable parts of the pipelines")
     return t.add_subparsers(dest="train_what", metavar="WHAT", required=True)
 
