@@ -1,12 +1,15 @@
 """Free text → Affect, offline.
 
-Words that are taxonomy terms are read directly ("bittersweet relief" mixes both terms); anything
-else is matched by meaning with MiniLM sentence embeddings against every taxonomy term, its synonyms
-and the sourced idioms, glosses and behaviours of ``studio.affect.cues``, while cue words ("sneering",
-"icky") name their term outright. The labels come from that match; the VAD comes from the head fitted
-on human ratings (``studio.affect.vad_head``) when its lexicon has been pulled, else from the matched
-terms. Intensifiers and softeners scale the result ("slightly annoyed" < "furious"), and "not" flips
-polarity. ``Affect.why`` keeps the nearest labels and their scores so a UI can show why.
+Words that are all taxonomy terms are read directly ("bittersweet relief" mixes both terms). Any other
+text gathers two kinds of evidence: lexical (sourced idioms such as "my blood ran cold", and cue words
+such as "sneering", "gobsmacked" or "deadpan", see ``studio.affect.cues``) and by meaning (MiniLM
+sentence embeddings against every taxonomy term, its synonyms and the sourced glosses). Each term scores
+the better of the two; the labels are a softmax over the three best. An idiom is a near-certain match,
+which is why it outranks any embedding neighbour. The VAD is the matched terms' own, blended with the
+head fitted on human ratings (``studio.affect.vad_head``) when its lexicon has been pulled: a single word
+that is no taxonomy term takes the head's VAD outright, longer text weighs the head by how close the
+text lies to the words it was fitted on. Intensifiers and softeners scale the result ("slightly annoyed"
+< "furious"), and "not" flips polarity. ``Affect.why`` keeps the nearest labels and their scores.
 """
 from __future__ import annotations
 
@@ -30,7 +33,8 @@ MODIFIERS: dict[str, float] = {
     "kind of": 0.6, "sort of": 0.6, "quiet": 0.6, "quietly": 0.6, "gentle": 0.6, "gently": 0.6, "soft": 0.6,
     "subtle": 0.5, "subtly": 0.5, "mild": 0.5, "slight": 0.45, "intense": 1.4, "overwhelming": 1.5, "pure": 1.3,
 }
-NEGATORS = {"not", "no", "never", "hardly", "un-"}
+NEGATORS = {"not", "no", "never", "hardly", "un-", "don't", "didn't", "doesn't", "isn't", "wasn't", "aren't",
+            "weren't", "can't", "cannot", "couldn't", "won't", "wouldn't", "haven't", "hasn't", "nor"}
 STOPWORDS = {"i", "im", "i'm", "am", "feel", "feeling", "feels", "felt", "a", "an", "the", "of", "with", "and",
              "but", "yet", "in", "me", "my", "is", "are", "was", "be", "being", "some", "mixed", "mix", "touch",
              "sense", "bit", "little", "to", "at", "it", "that", "this", "by", "for", "mood", "emotion", "tone"}
@@ -38,6 +42,14 @@ TEMPERATURE = 0.05
 MIN_SIMILARITY = 0.3  # below this MiniLM neighbours are unrelated words (e.g. "the table is brown": 0.18)
 NEGATION_SCALE = 0.6  # "not happy" is milder than "sad"
 CUE_SIMILARITY = 0.7  # a cue word counts as a near-exact match: above what unrelated anchors reach (< 0.6 seen)
+CUE_REPEAT = 0.03  # each further cue word for the same term ("sobbing and weeping") adds this much
+IDIOM_SIMILARITY = 0.9  # a fixed expression names its emotion outright, above any cue word
+NEUTRAL_CUE = 0.6  # "plain", "dry", "level" describe emotionless speech only when nothing emotional is named
+# words that describe a way of speaking; beside them "calm", "steady" or "even" mean an unemotional delivery
+# (Burkhardt et al. 2005 read neutral speech "calmly, without expressed emotion"), not serenity
+SPEECH_NOUNS = {"voice", "tone", "delivery", "reading", "read", "reads", "statement", "account", "report", "manner",
+                "announcement", "narration", "speaking", "speech", "said", "says", "stating", "recital", "summary"}
+SPEECH_CALM = {"calm", "calmly", "steady", "steadily", "even", "evenly", "quiet", "quietly", "normal", "normally"}
 
 
 def _anchors() -> tuple[list[str], list[str]]:
@@ -98,6 +110,13 @@ def _strip_modifiers(text: str) -> tuple[str, float, bool]:
 def nearest_terms(text: str, k: int = 5, words: list[str] | None = None) -> list[tuple[str, float]]:
     """Taxonomy terms by cosine similarity to ``text`` (best phrase of each term); terms named by a
     cue word among ``words`` score at least ``CUE_SIMILARITY``."""
+    best = _similarities(text)
+    for name, score in _cue_scores(words or []).items():
+        best[name] = max(best.get(name, -2.0), score)
+    return sorted(best.items(), key=lambda kv: -kv[1])[:k]
+
+
+def _similarities(text: str) -> dict[str, float]:
     from studio.affect.embedder import embedder
 
     mat, owners = _anchor_matrix()
@@ -106,26 +125,48 @@ def nearest_terms(text: str, k: int = 5, words: list[str] | None = None) -> list
     for s, o in zip(sims.tolist(), owners):
         if s > best.get(o, -2.0):
             best[o] = s
-    for name in cues.cue_terms(words or []):
-        best[name] = max(best.get(name, -2.0), CUE_SIMILARITY)
-    return sorted(best.items(), key=lambda kv: -kv[1])[:k]
+    return best
 
 
-def parse_text(text: str, intensity: float | None = None) -> Affect:
+def _cue_scores(words: list[str]) -> dict[str, float]:
+    counts: dict[str, int] = {}
+    speech = any(w in SPEECH_NOUNS for w in words)
+    calm = [w for w in words if speech and w in SPEECH_CALM]
+    for _, term in cues.cue_hits([w for w in words if w not in calm]):
+        counts[term] = counts.get(term, 0) + 1
+    if calm:
+        counts["neutral"] = counts.get("neutral", 0) + len(calm)
+    return {t: (NEUTRAL_CUE if t == "neutral" else CUE_SIMILARITY) + CUE_REPEAT * (n - 1) for t, n in counts.items()}
+
+
+def parse_text(text: str, intensity: float | None = None, use_head: bool = True) -> Affect:
+    """Free text → Affect; ``use_head=False`` keeps the matched terms' own VAD (the pre-head behaviour)."""
     if not isinstance(text, str) or not text.strip():
         raise StudioError("emotion text is empty: describe a feeling, e.g. 'bittersweet relief' or 'slightly annoyed'")
-    clean = re.sub(r"[^\w\s'-]", " ", text.lower()).replace("-", " ")
-    core, mult, negate = _strip_modifiers(" ".join(clean.split()))
+    clean = re.sub(r"[^\w\s'-]", " ", text.lower().replace("\u2019", "'")).replace("-", " ")
+    tokens = clean.split()
+    idioms = cues.idiom_hits(tokens)
+    inside = {p for _, pos in idioms for p in pos}
+    # a negator inside an idiom ("no way", "didn't see that coming") is part of its meaning, not a flip
+    core, mult, negate = _strip_modifiers(" ".join(t for i, t in enumerate(tokens) if i not in inside))
     words = [w for w in core.split() if w not in STOPWORDS]
-    if not words:
+    if not words and not idioms:
         raise StudioError(f"no emotion word in {text!r}: name a feeling, e.g. 'slightly annoyed' or 'calm contentment'")
 
-    known = _known_terms(words)
+    known = _known_terms(words) if words and not idioms else None
     if known is not None:
         parts = [Affect.of(t.name, t.intensity) for t in known]
         why = tuple((t.name, 1.0) for t in known)
+        affect = parts[0] if len(parts) == 1 else Affect.mix(parts)
     else:
-        near = nearest_terms(core, k=5, words=words)
+        embed_text = " ".join(t for t in _strip_modifiers(clean)[0].split()) or clean
+        best = _similarities(embed_text)
+        lexical = _cue_scores(words)
+        for idiom, _ in idioms:
+            lexical[idiom.term] = max(lexical.get(idiom.term, 0.0), IDIOM_SIMILARITY)
+        for name, score in lexical.items():
+            best[name] = max(best.get(name, -2.0), score)
+        near = sorted(best.items(), key=lambda kv: -kv[1])[:5]
         if near[0][1] < MIN_SIMILARITY:
             names = ", ".join(f"{n} ({sc:.2f})" for n, sc in near[:3])
             raise StudioError(f"no clear emotion in {text!r} (nearest: {names}); name a feeling, e.g. 'slightly annoyed'")
@@ -133,26 +174,35 @@ def parse_text(text: str, intensity: float | None = None) -> Affect:
         sims = np.array([s for _, s in top])
         w = np.exp((sims - sims.max()) / TEMPERATURE)
         w /= w.sum()
-        parts = []
-        for (name, _), wi in zip(top, w):
-            if wi >= 0.05:
-                term = taxonomy.terms()[name]
-                parts.append((Affect.of(name, term.intensity), float(wi)))
         why = tuple((n, round(float(s), 3)) for n, s in near)
         if near[0][0] == "neutral" and w[0] >= 0.5:  # speech described as emotionless is neutral, not a faint emotion
             return Affect(mixture=(("neutral", 1.0),), intensity=0.0, label=text.strip(), why=why)
-        mixed = Affect.mix([p for p, _ in parts], [wi for _, wi in parts])
-        head = _vad_head()
+        parts = [(Affect.of(name, taxonomy.terms()[name].intensity), float(wi)) for (name, _), wi in zip(top, w)
+                 if wi >= 0.05]
+        affect = Affect.mix([p for p, _ in parts], [wi for _, wi in parts])
+        head = _vad_head() if use_head else None
         if head is not None:
-            mixed = Affect(vad=head.vad(" ".join(words)), mixture=mixed.mixture, intensity=mixed.intensity, label=mixed.label)
-        parts = [mixed]
-    affect = parts[0] if len(parts) == 1 else Affect.mix(parts)
+            single = len(tokens) == 1 and not idioms
+            affect = Affect(vad=_blend(head, embed_text, affect.vad, single), mixture=affect.mixture,
+                            intensity=affect.intensity, label=affect.label)
     base = affect.intensity
     if negate:
         affect = affect.negated()
         mult *= NEGATION_SCALE
     final = min(MAX_INTENSITY, base * mult) if intensity is None else intensity
     return Affect(vad=affect.vad, mixture=affect.mixture, intensity=final, label=text.strip(), why=why)
+
+
+def _blend(head, text: str, labels_vad: tuple[float, float, float], single: bool) -> tuple[float, float, float]:
+    """The head's VAD for ``text`` mixed with the matched labels' VAD. A single word is what the head was
+    fitted on, so it speaks alone; longer text is weighed by its kernel similarity to the nearest training
+    word, since far from every training word the kernel ridge falls back towards the lexicon mean."""
+    from studio.affect import vad_head
+
+    emb = vad_head.encode([text])
+    pred = head.predict(emb)[0]
+    wt = 1.0 if single else head.confidence(emb)[0]
+    return tuple(float(np.clip(wt * p + (1 - wt) * v, -1, 1)) for p, v in zip(pred, labels_vad))  # type: ignore[return-value]
 
 
 def _vad_head():
