@@ -73,6 +73,8 @@ def test_parse_blends_the_head_into_free_text():
     word = parse_text("sunshine")  # no taxonomy term: the head speaks alone
     assert np.allclose(word.vad, head.vad("sunshine"), atol=1e-5)
     assert word.vad[0] > 0.3
+    assert "non-commercial" in word.note and word.to_dict()["note"] == word.note
+    assert parse_text("furious").note == ""  # a taxonomy term keeps its own VAD: no head, no licence note
     plain = parse_text("my heart is racing and something is behind me", use_head=False)
     mixed = parse_text("my heart is racing and something is behind me")
     assert mixed.top_label == plain.top_label == "fear" and mixed.vad != plain.vad

@@ -90,6 +90,8 @@ def summary(x: Affect | Trajectory) -> str:
         lines.append("mixture: " + ", ".join(f"{n} {w:.2f}" for n, w in sorted(x.mixture, key=lambda kv: -kv[1])))
     if x.why:
         lines.append("nearest labels: " + ", ".join(f"{n} ({s:.2f})" for n, s in x.why))
+    if x.note:
+        lines.append(f"_{x.note}_")
     return "  \n".join(lines)
 
 

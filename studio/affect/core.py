@@ -62,6 +62,7 @@ class Affect:
     intensity: float = 0.0
     label: str = "neutral"
     why: tuple[tuple[str, float], ...] = field(default=(), compare=False)
+    note: str = field(default="", compare=False)  # where the VAD came from when a user must know (a licence)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "vad", _check_vad(self.vad))
@@ -176,6 +177,7 @@ class Affect:
             "point": list(self.point),
             "mixture": dict(self.mixture),
             "why": [[n, s] for n, s in self.why],
+            **({"note": self.note} if self.note else {}),
         }
 
     @classmethod

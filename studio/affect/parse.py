@@ -153,6 +153,7 @@ def parse_text(text: str, intensity: float | None = None, use_head: bool = True)
     if not words and not idioms:
         raise StudioError(f"no emotion word in {text!r}: name a feeling, e.g. 'slightly annoyed' or 'calm contentment'")
 
+    note = ""
     known = _known_terms(words) if words and not idioms else None
     if known is not None:
         parts = [Affect.of(t.name, t.intensity) for t in known]
@@ -182,6 +183,9 @@ def parse_text(text: str, intensity: float | None = None, use_head: bool = True)
         affect = Affect.mix([p for p, _ in parts], [wi for _, wi in parts])
         head = _vad_head() if use_head else None
         if head is not None:
+            from studio.affect.vad_head import LICENCE_NOTE
+
+            note = LICENCE_NOTE
             single = len(tokens) == 1 and not idioms
             affect = Affect(vad=_blend(head, embed_text, affect.vad, single), mixture=affect.mixture,
                             intensity=affect.intensity, label=affect.label)
@@ -190,7 +194,7 @@ def parse_text(text: str, intensity: float | None = None, use_head: bool = True)
         affect = affect.negated()
         mult *= NEGATION_SCALE
     final = min(MAX_INTENSITY, base * mult) if intensity is None else intensity
-    return Affect(vad=affect.vad, mixture=affect.mixture, intensity=final, label=text.strip(), why=why)
+    return Affect(vad=affect.vad, mixture=affect.mixture, intensity=final, label=text.strip(), why=why, note=note)
 
 
 def _blend(head, text: str, labels_vad: tuple[float, float, float], single: bool) -> tuple[float, float, float]:
