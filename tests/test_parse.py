@@ -131,3 +131,12 @@ def test_core_does_not_import_the_parser():
     mods = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     mods |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     assert not any(m and ("parse" in m or "spec" in m or "coerce" in m) for m in mods)
+
+
+def test_a_single_cue_word_is_read_by_meaning_but_a_misspelt_label_is_an_error():
+    from studio.affect.coerce import coerce
+
+    assert coerce("gobsmacked").top_label == "surprise"
+    assert coerce("sneering").top_label == "contempt"
+    with pytest.raises(StudioError, match="closest known: anger|closest known: angry"):
+        coerce("angr")
