@@ -6,14 +6,10 @@ arguments through here.
 """
 from __future__ import annotations
 
-import difflib
-
 from studio.affect import cues, taxonomy
 from studio.affect.core import Affect, numbers
 from studio.affect.parse import parse_text
 from studio.errors import StudioError
-
-TYPO = 0.8  # difflib ratio above which a word is a misspelt label ("angr" ~ "anger" 0.89, "sunshine" ~ "pensive" 0.53)
 
 
 def from_spec(spec: str, intensity: float | None = None) -> Affect:
@@ -32,8 +28,9 @@ def from_spec(spec: str, intensity: float | None = None) -> Affect:
         return Affect.of(s, intensity)
     if " " in s:
         return parse_text(s, intensity)
-    # one word that is no label: a cue word ("gobsmacked") or any other word ("sunshine") is read by meaning,
-    # but a near-miss of a label ("angr") is a typo and gets the closest labels
-    if not cues.cue_terms([s.lower()]) and difflib.get_close_matches(s.lower(), list(taxonomy.terms()), n=1, cutoff=TYPO):
-        return Affect.of(s, intensity)
-    return parse_text(s, intensity)
+    # one word that is no label: a cue word ("gobsmacked", "sneering") names its emotion; any other word is
+    # a misspelt label ("angr") or no emotion at all ("xyzzy") and gets the closest labels (quoted free text,
+    # "the sunshine", is still read by meaning)
+    if cues.cue_terms([s.lower()]):
+        return parse_text(s, intensity)
+    return Affect.of(s, intensity)
