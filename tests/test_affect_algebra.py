@@ -11,6 +11,7 @@ from studio.affect import (EMOTIONS, ActionUnitPlan, Affect, ImagePlan, ProsodyP
                            image_plan, plan, prosody_plan)
 from studio.affect import taxonomy
 from studio.affect.plans import plan_from_dict
+from studio.affect.spec import from_spec
 from studio.errors import StudioError
 
 PLANNERS = (prosody_plan, action_unit_plan, image_plan)
@@ -101,9 +102,9 @@ def test_label_synonyms_and_intensity_default():
 
 
 def test_mixture_string_and_vad_spec():
-    m = Affect.from_spec("joy:0.6,surprise:0.4")
+    m = from_spec("joy:0.6,surprise:0.4")
     assert dict(m.mixture) == pytest.approx({"joy": 0.6, "surprise": 0.4})
-    v = Affect.from_spec("0.5,-0.2,0.1", 0.5)
+    v = from_spec("0.5,-0.2,0.1", 0.5)
     assert v.point == pytest.approx((0.25, -0.1, 0.05))
 
 
@@ -120,8 +121,8 @@ def test_lerp_endpoints_and_midpoint():
     (lambda: Affect.of("joy", 2.0), "[0, 1.5]"),
     (lambda: Affect.from_vad(1.5, 0, 0), "valence must be"),
     (lambda: Affect.from_vad(0, float("inf"), 0), "arousal must be"),
-    (lambda: Affect.from_spec("   "), "emotion is empty"),
-    (lambda: Affect.from_spec("joy:x"), "not a number"),
+    (lambda: from_spec("   "), "emotion is empty"),
+    (lambda: from_spec("joy:x"), "not a number"),
     (lambda: Trajectory.parse(""), "empty trajectory"),
 ])
 def test_bad_input_gives_one_line_errors(bad, needle):
@@ -139,7 +140,7 @@ def test_trajectory_sampling_morphs_between_keyframes():
 
 
 def test_plans_round_trip_through_json():
-    p = plan(Affect.from_spec("joy:0.5,contempt:0.5"))
+    p = plan(from_spec("joy:0.5,contempt:0.5"))
     d = json.loads(json.dumps(p.to_dict()))
     assert plan_from_dict(ProsodyPlan, d["prosody"]) == p.prosody
     assert plan_from_dict(ActionUnitPlan, d["face"]) == p.face

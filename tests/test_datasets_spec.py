@@ -175,6 +175,7 @@ def _oracle(spec: dict) -> list:
     import itertools
 
     from studio.affect import Affect
+    from studio.affect.spec import from_spec
     from studio.datasets.items import Item
 
     seen: dict = {}
@@ -185,7 +186,7 @@ def _oracle(spec: dict) -> list:
         opts = {"engine": "embedded", "format": "wav"} if medium == "speech" else \
             {"engine": "embedded", "width": g.get("width", 512), "height": 512, "weights": None}
         for w, e, x, sd in itertools.product(words, g["emotions"], g["intensities"], seeds):
-            x = 0.0 if Affect.from_spec(e, float(x)).is_neutral else float(x)
+            x = 0.0 if from_spec(e, float(x)).is_neutral else float(x)
             it = Item(medium=medium, mode="speak" if medium == "speech" else "generate", emotion=e, intensity=x,
                       seed=sd, text=w if medium == "speech" else None, prompt=w if medium == "image" else None,
                       options=tuple(sorted(opts.items())))

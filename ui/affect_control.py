@@ -10,6 +10,7 @@ from typing import Any
 
 from studio.affect import Affect, Trajectory, taxonomy
 from studio.affect.coerce import coerce, coerce_single
+from studio.affect.parse import parse_text
 from studio.errors import StudioError
 
 MODES = ("label", "mixture", "VAD", "free text", "trajectory")
@@ -38,12 +39,7 @@ class AffectInputs:
 def _parse_text(text: str, intensity: float) -> Affect:
     if not text or not text.strip():
         raise StudioError("the free-text box is empty: describe a feeling, e.g. 'bittersweet relief'")
-    try:
-        return Affect.parse(text.strip(), intensity)
-    except ModuleNotFoundError as e:
-        if e.name and e.name.startswith("studio.affect.parse"):
-            raise StudioError("free-text parsing is not in this install yet; choose label, mixture or VAD mode") from None
-        raise
+    return parse_text(text.strip(), intensity)
 
 
 def resolve(inp: AffectInputs) -> Affect | Trajectory:
@@ -94,6 +90,8 @@ def summary(x: Affect | Trajectory) -> str:
         lines.append("mixture: " + ", ".join(f"{n} {w:.2f}" for n, w in sorted(x.mixture, key=lambda kv: -kv[1])))
     if x.why:
         lines.append("nearest labels: " + ", ".join(f"{n} ({s:.2f})" for n, s in x.why))
+    if x.note:
+        lines.append(f"_{x.note}_")
     return "  \n".join(lines)
 
 

@@ -11,6 +11,7 @@ import math
 from typing import Any, Sequence
 
 from studio.affect.core import Affect, numbers
+from studio.affect.spec import from_spec
 from studio.affect.trajectory import Trajectory
 from studio.errors import StudioError
 
@@ -47,7 +48,7 @@ def from_text(spec: str, intensity: float | None = None) -> AffectLike:
                           "a VAD triple ('0.5,-0.2,0.1') or free text")
     if ">" in spec:
         return Trajectory.parse(spec, intensity)
-    return Affect.from_spec(spec, intensity)
+    return from_spec(spec, intensity)
 
 
 def coerce(x: Any, intensity: float | None = None) -> AffectLike:

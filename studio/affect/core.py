@@ -62,6 +62,7 @@ class Affect:
     intensity: float = 0.0
     label: str = "neutral"
     why: tuple[tuple[str, float], ...] = field(default=(), compare=False)
+    note: str = field(default="", compare=False)  # where the VAD came from when a user must know (a licence)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "vad", _check_vad(self.vad))
@@ -101,32 +102,6 @@ class Affect:
     def from_vad(cls, v: float, a: float, d: float = 0.0, intensity: float = 1.0) -> "Affect":
         """A raw point; the mixture stays empty so plans use the dimensional rules only."""
         return cls(vad=(v, a, d), intensity=intensity, label=f"vad({v:+.2f},{a:+.2f},{d:+.2f})")
-
-    @classmethod
-    def parse(cls, text: str, intensity: float | None = None) -> "Affect":
-        """Free text → affect by meaning (see ``studio.affect.parse``); ``why`` holds the nearest labels."""
-        from studio.affect.parse import parse_text
-
-        return parse_text(text, intensity)
-
-    @classmethod
-    def from_spec(cls, spec: str, intensity: float | None = None) -> "Affect":
-        """What the CLI and spec files accept: a label, 'a:0.6,b:0.4', 'v,a,d' or quoted free text."""
-        if not isinstance(spec, str) or not spec.strip():
-            raise StudioError("emotion is empty: give a label ('joy'), a mixture ('joy:0.6,surprise:0.4'), a VAD triple ('0.5,-0.2,0.1') or free text")
-        s = spec.strip()
-        nums = numbers(s)
-        if nums is not None:
-            if len(nums) not in (2, 3):
-                raise StudioError(f"VAD {s!r} needs two or three numbers (valence, arousal[, dominance]), got {len(nums)}")
-            return cls.from_vad(*nums, intensity=1.0 if intensity is None else intensity)
-        if ":" in s:
-            return cls.from_mixture(s, 1.0 if intensity is None else intensity)
-        if taxonomy.lookup(s) is not None:
-            return cls.of(s, intensity)
-        if " " in s:
-            return cls.parse(s, intensity)
-        return cls.of(s, intensity)  # a single unknown word: error with the closest labels
 
     # ---- algebra ------------------------------------------------------------------------
     @property
@@ -202,6 +177,7 @@ class Affect:
             "point": list(self.point),
             "mixture": dict(self.mixture),
             "why": [[n, s] for n, s in self.why],
+            **({"note": self.note} if self.note else {}),
         }
 
     @classmethod

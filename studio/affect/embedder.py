@@ -51,7 +51,9 @@ class SentenceEmbedder:
         return cls(w, cfg, tok)
 
     def _linear(self, x: np.ndarray, name: str) -> np.ndarray:
-        return x @ self.w[name + ".weight"].T + self.w[name + ".bias"]
+        # one 2-D GEMM: NumPy runs (n, t, d) @ (d, k) as n small products, 30x slower for short texts
+        w = self.w[name + ".weight"]
+        return (x.reshape(-1, x.shape[-1]) @ w.T + self.w[name + ".bias"]).reshape(*x.shape[:-1], w.shape[0])
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-length 384-d embeddings, one row per text."""

@@ -1,9 +1,15 @@
 """Free text → Affect, offline.
 
-Words that are taxonomy terms are read directly ("bittersweet relief" mixes both terms); anything
-else is matched by meaning with MiniLM sentence embeddings against every taxonomy term and its
-synonyms. Intensifiers and softeners scale the result ("slightly annoyed" < "furious"), and "not"
-flips polarity. ``Affect.why`` keeps the nearest labels and their scores so a UI can show why.
+Words that are all taxonomy terms are read directly ("bittersweet relief" mixes both terms). Any other
+text gathers two kinds of evidence: lexical (sourced idioms such as "my blood ran cold", and cue words
+such as "sneering", "gobsmacked" or "deadpan", see ``studio.affect.cues``) and by meaning (MiniLM
+sentence embeddings against every taxonomy term, its synonyms and the sourced glosses). Each term scores
+the better of the two; the labels are a softmax over the three best. An idiom is a near-certain match,
+which is why it outranks any embedding neighbour. The VAD is the matched terms' own, blended with the
+head fitted on human ratings (``studio.affect.vad_head``) when its lexicon has been pulled: a single word
+that is no taxonomy term takes the head's VAD (half of it for a cue word), longer text weighs the head
+by how close the text lies to the words it was fitted on. Intensifiers and softeners scale the result ("slightly annoyed"
+< "furious"), and "not" flips polarity. ``Affect.why`` keeps the nearest labels and their scores.
 """
 from __future__ import annotations
 
@@ -13,7 +19,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from studio.affect import taxonomy
+from studio.affect import cues, taxonomy
 from studio.affect.core import MAX_INTENSITY, Affect
 from studio.errors import StudioError
 
@@ -27,13 +33,26 @@ MODIFIERS: dict[str, float] = {
     "kind of": 0.6, "sort of": 0.6, "quiet": 0.6, "quietly": 0.6, "gentle": 0.6, "gently": 0.6, "soft": 0.6,
     "subtle": 0.5, "subtly": 0.5, "mild": 0.5, "slight": 0.45, "intense": 1.4, "overwhelming": 1.5, "pure": 1.3,
 }
-NEGATORS = {"not", "no", "never", "hardly", "un-"}
+NEGATORS = {"not", "no", "never", "hardly", "un-", "don't", "didn't", "doesn't", "isn't", "wasn't", "aren't",
+            "weren't", "can't", "cannot", "couldn't", "won't", "wouldn't", "haven't", "hasn't", "nor"}
 STOPWORDS = {"i", "im", "i'm", "am", "feel", "feeling", "feels", "felt", "a", "an", "the", "of", "with", "and",
              "but", "yet", "in", "me", "my", "is", "are", "was", "be", "being", "some", "mixed", "mix", "touch",
              "sense", "bit", "little", "to", "at", "it", "that", "this", "by", "for", "mood", "emotion", "tone"}
 TEMPERATURE = 0.05
 MIN_SIMILARITY = 0.3  # below this MiniLM neighbours are unrelated words (e.g. "the table is brown": 0.18)
-NEGATION_SCALE = 0.6  # "not happy" is milder than "sad"  # softmax over cosine similarities; MiniLM's neighbours differ by a few hundredths
+NEGATION_SCALE = 0.6  # "not happy" is milder than "sad"
+CUE_SIMILARITY = 0.7  # a cue word counts as a near-exact match: above what unrelated anchors reach (< 0.6 seen)
+CUE_REPEAT = 0.03  # each further cue word for the same term ("sobbing and weeping") adds this much
+IDIOM_SIMILARITY = 0.9  # a fixed expression names its emotion outright, above any cue word
+# a single word is what the head was fitted on: it speaks alone, or half when a cue word names the label
+# (on the 41 ANEW words that are cue words, r V 0.858 label VAD / 0.866 head / 0.869 half and half)
+CUE_HEAD_WEIGHT = 0.5
+NEUTRAL_CUE = 0.6  # "plain", "dry", "level" describe emotionless speech only when nothing emotional is named
+# words that describe a way of speaking; beside them "calm", "steady" or "even" mean an unemotional delivery
+# (Burkhardt et al. 2005 read neutral speech "calmly, without expressed emotion"), not serenity
+SPEECH_NOUNS = {"voice", "tone", "delivery", "reading", "read", "reads", "statement", "account", "report", "manner",
+                "announcement", "narration", "speaking", "speech", "said", "says", "stating", "recital", "summary"}
+SPEECH_CALM = {"calm", "calmly", "steady", "steadily", "even", "evenly", "quiet", "quietly", "normal", "normally"}
 
 
 def _anchors() -> tuple[list[str], list[str]]:
@@ -44,6 +63,9 @@ def _anchors() -> tuple[list[str], list[str]]:
             for form in (p, f"feeling {p}"):  # the bare word matches labels, the phrase matches sentences
                 phrases.append(form)
                 owners.append(name)
+    for phrase, name in cues.anchor_phrases():
+        phrases.append(phrase)
+        owners.append(name)
     return phrases, owners
 
 
@@ -75,8 +97,16 @@ def _strip_modifiers(text: str) -> tuple[str, float, bool]:
     return " ".join(words), mult, negate
 
 
-def nearest_terms(text: str, k: int = 5) -> list[tuple[str, float]]:
-    """Taxonomy terms by cosine similarity to ``text`` (best phrase of each term)."""
+def nearest_terms(text: str, k: int = 5, words: list[str] | None = None) -> list[tuple[str, float]]:
+    """Taxonomy terms by cosine similarity to ``text`` (best phrase of each term); terms named by a
+    cue word among ``words`` score at least ``CUE_SIMILARITY``."""
+    best = _similarities(text)
+    for name, score in _cue_scores(words or []).items():
+        best[name] = max(best.get(name, -2.0), score)
+    return sorted(best.items(), key=lambda kv: -kv[1])[:k]
+
+
+def _similarities(text: str) -> dict[str, float]:
     from studio.affect.embedder import embedder
 
     mat, owners = _anchor_matrix()
@@ -85,24 +115,49 @@ def nearest_terms(text: str, k: int = 5) -> list[tuple[str, float]]:
     for s, o in zip(sims.tolist(), owners):
         if s > best.get(o, -2.0):
             best[o] = s
-    return sorted(best.items(), key=lambda kv: -kv[1])[:k]
+    return best
 
 
-def parse_text(text: str, intensity: float | None = None) -> Affect:
+def _cue_scores(words: list[str]) -> dict[str, float]:
+    counts: dict[str, int] = {}
+    speech = any(w in SPEECH_NOUNS for w in words)
+    calm = [w for w in words if speech and w in SPEECH_CALM]
+    for _, term in cues.cue_hits([w for w in words if w not in calm]):
+        counts[term] = counts.get(term, 0) + 1
+    if calm:
+        counts["neutral"] = counts.get("neutral", 0) + len(calm)
+    return {t: (NEUTRAL_CUE if t == "neutral" else CUE_SIMILARITY) + CUE_REPEAT * (n - 1) for t, n in counts.items()}
+
+
+def parse_text(text: str, intensity: float | None = None, use_head: bool = True) -> Affect:
+    """Free text → Affect; ``use_head=False`` keeps the matched terms' own VAD (the pre-head behaviour)."""
     if not isinstance(text, str) or not text.strip():
         raise StudioError("emotion text is empty: describe a feeling, e.g. 'bittersweet relief' or 'slightly annoyed'")
-    clean = re.sub(r"[^\w\s'-]", " ", text.lower()).replace("-", " ")
-    core, mult, negate = _strip_modifiers(" ".join(clean.split()))
+    clean = re.sub(r"[^\w\s'-]", " ", text.lower().replace("\u2019", "'")).replace("-", " ")
+    tokens = clean.split()
+    idioms = cues.idiom_hits(tokens)
+    inside = {p for _, pos in idioms for p in pos}
+    # a negator inside an idiom ("no way", "didn't see that coming") is part of its meaning, not a flip
+    core, mult, negate = _strip_modifiers(" ".join(t for i, t in enumerate(tokens) if i not in inside))
     words = [w for w in core.split() if w not in STOPWORDS]
-    if not words:
+    if not words and not idioms:
         raise StudioError(f"no emotion word in {text!r}: name a feeling, e.g. 'slightly annoyed' or 'calm contentment'")
 
-    known = _known_terms(words)
+    note = ""
+    known = _known_terms(words) if words and not idioms else None
     if known is not None:
         parts = [Affect.of(t.name, t.intensity) for t in known]
         why = tuple((t.name, 1.0) for t in known)
+        affect = parts[0] if len(parts) == 1 else Affect.mix(parts)
     else:
-        near = nearest_terms(core, k=5)
+        embed_text = " ".join(t for t in _strip_modifiers(clean)[0].split()) or clean
+        best = _similarities(embed_text)
+        lexical = _cue_scores(words)
+        for idiom, _ in idioms:
+            lexical[idiom.term] = max(lexical.get(idiom.term, 0.0), IDIOM_SIMILARITY)
+        for name, score in lexical.items():
+            best[name] = max(best.get(name, -2.0), score)
+        near = sorted(best.items(), key=lambda kv: -kv[1])[:5]
         if near[0][1] < MIN_SIMILARITY:
             names = ", ".join(f"{n} ({sc:.2f})" for n, sc in near[:3])
             raise StudioError(f"no clear emotion in {text!r} (nearest: {names}); name a feeling, e.g. 'slightly annoyed'")
@@ -110,21 +165,45 @@ def parse_text(text: str, intensity: float | None = None) -> Affect:
         sims = np.array([s for _, s in top])
         w = np.exp((sims - sims.max()) / TEMPERATURE)
         w /= w.sum()
-        parts = []
-        for (name, _), wi in zip(top, w):
-            if wi >= 0.05:
-                term = taxonomy.terms()[name]
-                parts.append((Affect.of(name, term.intensity), float(wi)))
         why = tuple((n, round(float(s), 3)) for n, s in near)
-        mixed = Affect.mix([p for p, _ in parts], [wi for _, wi in parts])
-        parts = [mixed]
-    affect = parts[0] if len(parts) == 1 else Affect.mix(parts)
+        if near[0][0] == "neutral" and w[0] >= 0.5:  # speech described as emotionless is neutral, not a faint emotion
+            return Affect(mixture=(("neutral", 1.0),), intensity=0.0, label=text.strip(), why=why)
+        parts = [(Affect.of(name, taxonomy.terms()[name].intensity), float(wi)) for (name, _), wi in zip(top, w)
+                 if wi >= 0.05]
+        affect = Affect.mix([p for p, _ in parts], [wi for _, wi in parts])
+        head = _vad_head() if use_head else None
+        if head is not None:
+            from studio.affect.vad_head import LICENCE_NOTE
+
+            note = LICENCE_NOTE
+            single = len(tokens) == 1 and not idioms
+            weight = (CUE_HEAD_WEIGHT if lexical else 1.0) if single else None
+            affect = Affect(vad=_blend(head, embed_text, affect.vad, weight), mixture=affect.mixture,
+                            intensity=affect.intensity, label=affect.label)
     base = affect.intensity
     if negate:
         affect = affect.negated()
         mult *= NEGATION_SCALE
     final = min(MAX_INTENSITY, base * mult) if intensity is None else intensity
-    return Affect(vad=affect.vad, mixture=affect.mixture, intensity=final, label=text.strip(), why=why)
+    return Affect(vad=affect.vad, mixture=affect.mixture, intensity=final, label=text.strip(), why=why, note=note)
+
+
+def _blend(head, text: str, labels_vad: tuple[float, float, float], weight: float | None) -> tuple[float, float, float]:
+    """The head's VAD for ``text`` mixed with the matched labels' VAD, the head weighing ``weight``; None
+    (longer text) weighs it by the kernel similarity to its nearest training word, since far from every
+    training word the kernel ridge falls back towards the lexicon mean."""
+    from studio.affect import vad_head
+
+    emb = vad_head.encode([text])
+    pred = head.predict(emb)[0]
+    wt = head.confidence(emb)[0] if weight is None else weight
+    return tuple(float(np.clip(wt * p + (1 - wt) * v, -1, 1)) for p, v in zip(pred, labels_vad))  # type: ignore[return-value]
+
+
+def _vad_head():
+    from studio.affect import vad_head
+
+    return vad_head.head()
 
 
 def _known_terms(words: list[str]) -> list | None:

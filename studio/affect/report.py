@@ -13,6 +13,8 @@ def describe(p: Plans) -> str:
         lines.append("mixture    " + ", ".join(f"{n} {w:.2f}" for n, w in sorted(a.mixture, key=lambda x: -x[1])))
     if a.why:
         lines.append("nearest    " + ", ".join(f"{n} ({s:.2f})" for n, s in a.why))
+    if a.note:
+        lines.append(f"note       {a.note}")
     s = p.prosody
     lines += ["", "speech (ProsodyPlan)",
               f"  F0 level {s.f0_shift_st:+.1f} st   range x{s.f0_range_scale:.2f}   slope {s.f0_slope_st:+.2f} st/s",

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from studio.affect.core import Affect
+from studio.affect.spec import from_spec
 from studio.errors import StudioError
 
 
@@ -40,7 +41,7 @@ class Trajectory:
         for i, part in enumerate(parts):
             name, _, t = part.rpartition("@") if "@" in part else (part, "", "")
             time = float(t) if t else (i / max(1, len(parts) - 1))
-            pairs.append((time, Affect.from_spec(name, intensity)))
+            pairs.append((time, from_spec(name, intensity)))
         return cls(tuple(pairs))
 
     def at(self, t: float, duration: float = 1.0) -> Affect:

@@ -1,0 +1,152 @@
+"""What free text says about emotion beyond the taxonomy's own words.
+
+Three sourced tables in ``studio/data``: ``anchor_phrases.csv`` (glosses and behaviours, matched by
+meaning alongside the taxonomy terms), ``cue_words.csv`` (single words such as "sneer" or "icky" that
+name an emotion, matched by their stem in any position) and ``idioms.csv`` (fixed expressions such as
+"my blood ran cold" whose words carry no emotion on their own, matched as base forms in order, with
+room for a possessive or an adverb between them). Words and idioms generalise to sentences never seen:
+"she was rolling her eyes at us" hits "roll eye"; embeddings alone put such idioms near the wrong label.
+"""
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+from studio.affect import taxonomy
+from studio.errors import StudioError
+
+MAX_GAP = 2  # words allowed between two idiom words ("blew MY top", "turned HER NOSE up")
+# irregular past forms that idioms use; regular inflections are stripped by ``stems``
+IRREGULAR = {
+    "blew": "blow", "blown": "blow", "ran": "run", "sank": "sink", "sunk": "sink", "fell": "fall", "broke": "break",
+    "broken": "break", "got": "get", "gotten": "get", "made": "make", "went": "go", "gone": "go", "threw": "throw",
+    "thrown": "throw", "took": "take", "taken": "take", "came": "come", "saw": "see", "seen": "see", "shook": "shake",
+    "shaken": "shake", "lost": "lose", "kept": "keep", "felt": "feel", "bit": "bite", "gave": "give", "stood": "stand",
+    "froze": "freeze", "frozen": "freeze", "struck": "strike", "caught": "catch", "left": "leave", "flew": "fly",
+    "knew": "know", "thought": "think", "had": "have", "has": "have", "was": "be", "were": "be", "is": "be",
+    "does": "do", "did": "do", "done": "do", "wore": "wear", "tore": "tear", "torn": "tear", "rose": "rise",
+    "drove": "drive", "hid": "hide", "shot": "shoot", "woke": "wake", "dropped": "drop", "popped": "pop",
+    "tickled": "tickle", "choked": "choke", "scared": "scare", "tied": "tie", "tired": "tire", "rolled": "roll",
+}
+
+
+def _rows(name: str) -> list[dict[str, str]]:
+    text = resources.files("studio.data").joinpath(name).read_text(encoding="utf-8")
+    rows = list(csv.DictReader(text.splitlines()))
+    for r in rows:
+        if r["term"] not in taxonomy.terms():
+            raise StudioError(f"{name}: {r['term']!r} is not a taxonomy term")
+        if not r["source"].strip():
+            raise StudioError(f"{name}: a row for {r['term']!r} has no source")
+    return rows
+
+
+@lru_cache(maxsize=1)
+def anchor_phrases() -> tuple[tuple[str, str], ...]:
+    """(phrase, term) pairs."""
+    return tuple((r["phrase"], r["term"]) for r in _rows("anchor_phrases.csv"))
+
+
+def stems(word: str) -> set[str]:
+    """The word and the stems an English inflection could have come from ("sneering" -> "sneer")."""
+    out = {word}
+    if word in IRREGULAR:
+        out.add(IRREGULAR[word])
+    for suf in ("ing", "ed", "es", "s", "ly"):
+        if word.endswith(suf) and len(word) - len(suf) >= 2:
+            stem = word[: -len(suf)]
+            out |= {stem, stem + "e"}
+            if len(stem) >= 2 and stem[-1] == stem[-2]:
+                out.add(stem[:-1])  # sobbing -> sob
+            if stem.endswith("i"):
+                out.add(stem[:-1] + "y")  # worried -> worry
+    return out
+
+
+@lru_cache(maxsize=1)
+def cue_words() -> dict[str, str]:
+    """Cue word -> taxonomy term."""
+    out: dict[str, str] = {}
+    for r in _rows("cue_words.csv"):
+        for w in r["words"].split("|"):
+            if w.strip():
+                out.setdefault(w.strip().lower(), r["term"])
+    return out
+
+
+def cue_hits(words: list[str]) -> list[tuple[int, str]]:
+    """(position, term) for each word that is a cue word, or a taxonomy term, by any of its stems."""
+    table = cue_words()
+    found: list[tuple[int, str]] = []
+    for i, w in enumerate(words):
+        forms = sorted(stems(w))
+        hit = next((table[s] for s in forms if s in table), None)
+        if hit is None:
+            term = next((taxonomy.lookup(s) for s in forms if taxonomy.lookup(s) is not None), None)
+            hit = term.name if term is not None else None
+        if hit:
+            found.append((i, hit))
+    return found
+
+
+def cue_terms(words: list[str]) -> list[str]:
+    """Taxonomy terms named by cue words in ``words``, in order of appearance."""
+    out: list[str] = []
+    for _, t in cue_hits(words):
+        if t not in out:
+            out.append(t)
+    return out
+
+
+@dataclass(frozen=True)
+class Idiom:
+    words: tuple[str, ...]
+    term: str
+    anchored: bool  # must start the text ("as if ..." is scorn only as an exclamation)
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.words)
+
+
+@lru_cache(maxsize=1)
+def idioms() -> tuple[Idiom, ...]:
+    out = []
+    for r in _rows("idioms.csv"):
+        pat = r["pattern"].strip().lower()
+        anchored = pat.startswith("^")
+        out.append(Idiom(tuple(pat.lstrip("^").split()), r["term"], anchored))
+    return tuple(out)
+
+
+def _match(pattern: tuple[str, ...], forms: list[set[str]], anchored: bool) -> list[int] | None:
+    """Positions of the pattern's words in order, each within MAX_GAP of the previous; None if absent."""
+    starts = [0] if anchored else range(len(forms))
+    for s in starts:
+        if s >= len(forms) or pattern[0] not in forms[s]:
+            continue
+        pos, ok = [s], True
+        for p in pattern[1:]:
+            nxt = next((j for j in range(pos[-1] + 1, min(len(forms), pos[-1] + 2 + MAX_GAP)) if p in forms[j]), None)
+            if nxt is None:
+                ok = False
+                break
+            pos.append(nxt)
+        if ok:
+            return pos
+    return None
+
+
+def idiom_hits(tokens: list[str]) -> list[tuple[Idiom, list[int]]]:
+    """Idioms found in ``tokens`` (all words, stopwords kept), longest first, not overlapping."""
+    forms = [stems(t) | {t.replace("'", "")} for t in tokens]
+    taken: set[int] = set()
+    out = []
+    for idiom in sorted(idioms(), key=lambda i: -len(i.words)):
+        pos = _match(idiom.words, forms, idiom.anchored)
+        if pos is not None and not taken & set(pos):
+            taken |= set(pos)
+            out.append((idiom, pos))
+    return out
