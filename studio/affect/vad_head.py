@@ -3,8 +3,9 @@
 Fitted on Warriner, Kuperman & Brysbaert (2013) with every ANEW (Bradley & Lang 1999) word held out,
 so ANEW scores it. The lexicons are non-commercial (see the ``vad-norms`` registry entry), so the
 head is never shipped: it is fitted on the user's machine at first use and cached in the weights
-store under a hash of everything it depends on (lexicon and embedder sha256s, fit settings). A
-cache whose key or contents do not check out is rebuilt. Without the lexicon ``available()`` is
+store as a derived cache (studio.derived) under a hash of everything it depends on (lexicon and
+embedder sha256s, fit settings), checked by its own sha256 on every open; one that does not check out is
+rebuilt. Without the lexicon ``available()`` is
 False and free text keeps the anchor-mixture VAD.
 """
 from __future__ import annotations
@@ -66,14 +67,17 @@ def available() -> bool:
     return weights.status(LEXICON) == "ok"
 
 
-def cache_key(settings: dict | None = None) -> str:
-    """sha256 over the lexicon files, the embedder files and the fit settings."""
-    from studio import weights
+def cache_inputs(settings: dict | None = None) -> dict:
+    """Everything the head depends on: the lexicon's and the embedder's verified file hashes, the fit settings."""
+    from studio import derived
     from studio.affect.embedder import MODEL
 
-    parts = [f.sha256 for f in weights.model(LEXICON).files] + [f.sha256 for f in weights.model(MODEL).files]
-    parts.append(json.dumps(SETTINGS if settings is None else settings, sort_keys=True))
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+    return {"lexicon": derived.model_digest(LEXICON), "embedder": derived.model_digest(MODEL),
+            "settings": SETTINGS if settings is None else settings, "version": 2}
+
+
+def cache_key(settings: dict | None = None) -> str:
+    return hashlib.sha256(json.dumps(cache_inputs(settings), sort_keys=True).encode()).hexdigest()
 
 
 def encode(texts: Sequence[str]) -> np.ndarray:
@@ -168,40 +172,30 @@ def build(settings: dict | None = None) -> Head:
     return fit(train, cfg["gamma"], cfg["lam"], cache_key(cfg))
 
 
-def cache_path(key: str) -> Path:
-    from studio import weights
-
-    return weights.store_dir() / LEXICON / f"vad-head-{key[:16]}.npz"
-
-
-def _load(path: Path, key: str) -> Head | None:
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            if str(z["key"]) != key:
-                return None
-            sup, coef, mean, gamma = z["support"], z["coef"], z["mean"], float(z["gamma"])
-    except (OSError, ValueError, KeyError):
-        return None
+def _valid(a: dict[str, np.ndarray]) -> bool:
+    sup, coef, mean = a.get("support"), a.get("coef"), a.get("mean")
+    if sup is None or coef is None or mean is None or "gamma" not in a:
+        return False
     n = len(sup)
-    if sup.shape != (n, 384) or coef.shape != (n, 3) or mean.shape != (3,) or n == 0 \
-            or not all(np.isfinite(a).all() for a in (sup, coef, mean)):
-        return None
-    return Head(sup.astype(np.float32), coef.astype(np.float32), mean.astype(np.float32), gamma, key)
+    return n > 0 and sup.shape == (n, 384) and coef.shape == (n, 3) and mean.shape == (3,) \
+        and all(np.isfinite(x).all() for x in (sup, coef, mean))
 
 
 def load_or_build(settings: dict | None = None) -> Head:
+    """The head from its derived cache (studio.derived: keyed by all inputs, checked by its own sha256 on
+    every open), fitted and cached when there is none or it does not check out."""
+    from studio import derived
+
     key = cache_key(settings)
-    path = cache_path(key)
-    head = _load(path, key) if path.exists() else None
-    if head is not None:
-        return head
-    head = build(settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part.npz")
-    np.savez(tmp, support=head.support, coef=head.coef, mean=head.mean, gamma=np.float64(head.gamma), key=np.str_(key))
-    tmp.replace(path)
-    log.info("cached the VAD head in %s", path)
-    return head
+
+    def fitted() -> dict[str, np.ndarray]:
+        h = build(settings)
+        log.info("caching the VAD head (derived from the non-commercial vad-norms lexicon; never committed)")
+        return {"support": h.support, "coef": h.coef, "mean": h.mean, "gamma": np.float64(h.gamma)}
+
+    a = derived.cached("vad-head", cache_inputs(settings), fitted, valid=_valid)
+    return Head(a["support"].astype(np.float32), a["coef"].astype(np.float32), a["mean"].astype(np.float32),
+                float(a["gamma"]), key)
 
 
 @lru_cache(maxsize=1)
