@@ -88,3 +88,17 @@ def test_a_long_dataset_text_streams_and_keeps_its_voice(tmp_path, monkeypatch):
     y, sr = sf.read(out / row["file"])
     assert streamed and streamed[0] >= 3
     assert row["voice"] == JOE and abs(len(y) / sr - row["duration_s"]) < 0.01 and len(y) / sr > 4.0
+
+
+def test_the_card_flags_the_non_commercial_ratings_behind_free_text(tmp_path):
+    from studio.affect import vad_head
+
+    if not vad_head.available():
+        pytest.skip("vad-norms not pulled (make weights VAD_NORMS=1)")
+    spec = tmp_path / "spec.toml"
+    spec.write_text('[[item]]\nmedium = "image"\nprompt = "a lake"\nwidth = 64\nheight = 64\nemotion = "quietly thrilled"\n'
+                    '[[item]]\nmedium = "image"\nprompt = "a lake"\nwidth = 64\nheight = 64\nemotion = "joy"\n')
+    out = tmp_path / "out"
+    assert main(["render", str(spec), "-o", str(out)]) == 0
+    card = (out / "README.md").read_text()
+    assert "| vad-norms |" in card and "Non-commercial inputs" in card and "NC" in card

@@ -37,6 +37,10 @@ def models_used(rows: list[dict], free_text: bool) -> list[tuple[str, str, str]]
         names = [n for n in names if n != "piper-joe-medium"]
     if free_text:
         names.append("minilm-l6-v2")
+        from studio.affect import vad_head
+
+        if vad_head.available():  # free text's VAD came from the head fitted on these (non-commercial) ratings
+            names.append(vad_head.LEXICON)
     table = weights.models()
     return [(n, table[n].role, table[n].license) for n in names if n in table]
 
@@ -85,6 +89,11 @@ def card_text(sp: Spec, rows: list[dict]) -> str:
         _md_table(["medium", "mode", "engine"], [list(e) for e in engines]), "",
         _md_table(["model", "role", "license"], [list(u) for u in used]) if used else "No registry model was used.", "",
     ]
+    nc = [n for n, _, _ in used if n in weights_table and weights_table[n].noncommercial]
+    if nc:
+        parts += ["**Non-commercial inputs:** " + ", ".join(f"`{n}` ({weights_table[n].license})" for n in nc)
+                  + ". The requested valence/arousal/dominance of free-text items come from a head fitted on these "
+                  "ratings; check their licence before any commercial use of this dataset.", ""]
     parts += _speakers(rows)
     portraits = sorted({r["portrait"] for r in rows if r.get("portrait")})
     if portraits:
