@@ -140,3 +140,34 @@ def test_a_single_cue_word_is_read_by_meaning_but_a_misspelt_label_is_an_error()
     assert coerce("sneering").top_label == "contempt"
     with pytest.raises(StudioError, match="closest known: anger|closest known: angry"):
         coerce("angr")
+
+
+def test_speech_described_without_emotion_words_is_neutral_with_the_reason():
+    from studio.affect.parse import SPEECH_REASON
+
+    for text in ("a brief formal reply", "a by-the-book answer from the help desk", "answering in a steady even-handed way"):
+        a = parse_text(text)
+        assert a.is_neutral, text
+        assert a.why[0][0] == SPEECH_REASON, (text, a.why)
+    # an emotion word, or an uncued manner MiniLM reads as emotional, still wins over the rule
+    assert parse_text("an angry reply to the email").top_label == "anger"
+    assert parse_text("a polite but sarcastic reply").top_label == "contempt"
+    assert parse_text("a cheery announcement").top_label == "joy"
+    # manner words count only beside a kind of speech: "short tempered" is not neutral
+    assert not parse_text("short tempered").is_neutral
+
+
+def test_contempt_verbs_and_slang_from_the_thesaurus_tables():
+    assert parse_text("she spurned his clumsy apology").top_label == "contempt"
+    assert parse_text("talking down to the waiter").top_label == "contempt"
+    assert parse_text("he's spitting feathers").top_label == "anger"
+    assert parse_text("I'm bricking it").top_label == "fear"
+    assert parse_text("that bathroom is skanky").top_label == "disgust"
+
+
+def test_exact_cue_words_do_not_match_inflections():
+    from studio.affect import cues
+
+    assert cues.cue_terms(["rank"]) == ["disgust"]
+    assert cues.cue_terms(["ranked"]) == []
+    assert cues.is_speech_noun("replied") and cues.is_speech_noun("announcements") and not cues.is_speech_noun("table")

@@ -1,11 +1,13 @@
 """What free text says about emotion beyond the taxonomy's own words.
 
-Three sourced tables in ``studio/data``: ``anchor_phrases.csv`` (glosses and behaviours, matched by
+Four sourced tables in ``studio/data``: ``anchor_phrases.csv`` (glosses and behaviours, matched by
 meaning alongside the taxonomy terms), ``cue_words.csv`` (single words such as "sneer" or "icky" that
 name an emotion, matched by their stem in any position) and ``idioms.csv`` (fixed expressions such as
 "my blood ran cold" whose words carry no emotion on their own, matched as base forms in order, with
 room for a possessive or an adverb between them). Words and idioms generalise to sentences never seen:
 "she was rolling her eyes at us" hits "roll eye"; embeddings alone put such idioms near the wrong label.
+``speech_words.csv`` names kinds of speech and writing ("reply", "announcement") and the manner words
+("brief", "formal", "steady") that, beside them, describe a delivery without emotion.
 """
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ IRREGULAR = {
     "knew": "know", "thought": "think", "had": "have", "has": "have", "was": "be", "were": "be", "is": "be",
     "does": "do", "did": "do", "done": "do", "wore": "wear", "tore": "tear", "torn": "tear", "rose": "rise",
     "drove": "drive", "hid": "hide", "shot": "shoot", "woke": "wake", "dropped": "drop", "popped": "pop",
-    "tickled": "tickle", "choked": "choke", "scared": "scare", "tied": "tie", "tired": "tire", "rolled": "roll",
+    "tickled": "tickle", "choked": "choke", "wrote": "write", "written": "write", "spat": "spit", "scared": "scare", "tied": "tie", "tired": "tire", "rolled": "roll",
 }
 
 
@@ -77,12 +79,13 @@ def cue_words() -> dict[str, str]:
 
 
 def cue_hits(words: list[str]) -> list[tuple[int, str]]:
-    """(position, term) for each word that is a cue word, or a taxonomy term, by any of its stems."""
+    """(position, term) for each word that is a cue word, or a taxonomy term, by any of its stems; a cue
+    written "=rank" matches that word only ("rank" is disgust, "ranked" is not)."""
     table = cue_words()
     found: list[tuple[int, str]] = []
     for i, w in enumerate(words):
         forms = sorted(stems(w))
-        hit = next((table[s] for s in forms if s in table), None)
+        hit = table.get("=" + w) or next((table[s] for s in forms if s in table), None)
         if hit is None:
             term = next((taxonomy.lookup(s) for s in forms if taxonomy.lookup(s) is not None), None)
             hit = term.name if term is not None else None
@@ -98,6 +101,23 @@ def cue_terms(words: list[str]) -> list[str]:
         if t not in out:
             out.append(t)
     return out
+
+
+@lru_cache(maxsize=1)
+def speech_words() -> tuple[frozenset[str], frozenset[str]]:
+    """(nouns, manner words): kinds of communication, and words that beside one mean an unemotional delivery."""
+    text = resources.files("studio.data").joinpath("speech_words.csv").read_text(encoding="utf-8")
+    out: dict[str, set[str]] = {"noun": set(), "calm": set()}
+    for r in csv.DictReader(text.splitlines()):
+        if r["role"] not in out or not r["source"].strip():
+            raise StudioError(f"speech_words.csv: row {r['words'][:30]!r} needs role noun|calm and a source")
+        out[r["role"]] |= {w.strip().lower() for w in r["words"].split("|") if w.strip()}
+    return frozenset(out["noun"]), frozenset(out["calm"])
+
+
+def is_speech_noun(word: str) -> bool:
+    """"replies", "announced", "explaining" and the like, by any of their stems."""
+    return bool(stems(word) & speech_words()[0])
 
 
 @dataclass(frozen=True)

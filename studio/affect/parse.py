@@ -8,7 +8,10 @@ the better of the two; the labels are a softmax over the three best. An idiom is
 which is why it outranks any embedding neighbour. The VAD is the matched terms' own, blended with the
 head fitted on human ratings (``studio.affect.vad_head``) when its lexicon has been pulled: a single word
 that is no taxonomy term takes the head's VAD (half of it for a cue word), longer text weighs the head
-by how close the text lies to the words it was fitted on. Intensifiers and softeners scale the result ("slightly annoyed"
+by how close the text lies to the words it was fitted on. A description of speech or writing ("a brief
+non-committal reply", "a by-the-book answer") whose words name no emotion is neutral speech: the rule lifts
+neutral to ``DESCRIBED_SPEECH`` and says so in ``why``, so such text is neither an error nor the embedding's
+nearest emotion. Intensifiers and softeners scale the result ("slightly annoyed"
 < "furious"), and "not" flips polarity. ``Affect.why`` keeps the nearest labels and their scores.
 """
 from __future__ import annotations
@@ -48,11 +51,12 @@ IDIOM_SIMILARITY = 0.9  # a fixed expression names its emotion outright, above a
 # (on the 41 ANEW words that are cue words, r V 0.858 label VAD / 0.866 head / 0.869 half and half)
 CUE_HEAD_WEIGHT = 0.5
 NEUTRAL_CUE = 0.6  # "plain", "dry", "level" describe emotionless speech only when nothing emotional is named
-# words that describe a way of speaking; beside them "calm", "steady" or "even" mean an unemotional delivery
-# (Burkhardt et al. 2005 read neutral speech "calmly, without expressed emotion"), not serenity
-SPEECH_NOUNS = {"voice", "tone", "delivery", "reading", "read", "reads", "statement", "account", "report", "manner",
-                "announcement", "narration", "speaking", "speech", "said", "says", "stating", "recital", "summary"}
-SPEECH_CALM = {"calm", "calmly", "steady", "steadily", "even", "evenly", "quiet", "quietly", "normal", "normally"}
+# a description of speech or writing ("a brief reply", "a formal announcement") whose words name no emotion is
+# neutral speech (Burkhardt et al. 2005: read "calmly, without expressed emotion"); the rule scores neutral this
+# high, below a cue word and below what MiniLM gives an uncued but emotional manner ("a cheery announcement": joy
+# 0.49), above what it gives plain manner words it half-matches ("a reserved polite reply": contempt 0.43)
+DESCRIBED_SPEECH = 0.45
+SPEECH_REASON = "neutral (speech described without an emotion word)"
 
 
 def _anchors() -> tuple[list[str], list[str]]:
@@ -118,15 +122,29 @@ def _similarities(text: str) -> dict[str, float]:
     return best
 
 
-def _cue_scores(words: list[str]) -> dict[str, float]:
+def _calm_words(words: list[str], speech: bool) -> list[str]:
+    """Manner words ("brief", "steady", "formal") that describe an unemotional delivery: only beside a kind of
+    speech, since "calm" alone is serenity and "short" alone says nothing."""
+    if not speech:
+        return []
+    calm = cues.speech_words()[1]
+    return [w for w in words if w in calm or (w.endswith("ly") and w[:-2] in calm)]
+
+
+def _cue_scores(words: list[str], speech: bool | None = None) -> dict[str, float]:
+    """Cue-word scores per term; ``speech`` says the text names a kind of speech (found in ``words`` if None)."""
     counts: dict[str, int] = {}
-    speech = any(w in SPEECH_NOUNS for w in words)
-    calm = [w for w in words if speech and w in SPEECH_CALM]
+    calm = _calm_words(words, any(cues.is_speech_noun(w) for w in words) if speech is None else speech)
     for _, term in cues.cue_hits([w for w in words if w not in calm]):
         counts[term] = counts.get(term, 0) + 1
     if calm:
         counts["neutral"] = counts.get("neutral", 0) + len(calm)
     return {t: (NEUTRAL_CUE if t == "neutral" else CUE_SIMILARITY) + CUE_REPEAT * (n - 1) for t, n in counts.items()}
+
+
+def _described_speech(speech: bool, lexical: dict[str, float], idioms: list) -> bool:
+    """Speech or writing described with no word or idiom that names an emotion."""
+    return speech and all(t == "neutral" for t in lexical) and all(i.term == "neutral" for i, _ in idioms)
 
 
 def parse_text(text: str, intensity: float | None = None, use_head: bool = True) -> Affect:
@@ -152,11 +170,15 @@ def parse_text(text: str, intensity: float | None = None, use_head: bool = True)
     else:
         embed_text = " ".join(t for t in _strip_modifiers(clean)[0].split()) or clean
         best = _similarities(embed_text)
-        lexical = _cue_scores(words)
+        speech = any(cues.is_speech_noun(t) for t in tokens)  # "tone" is a stopword, so look at every token
+        lexical = _cue_scores(words, speech)
         for idiom, _ in idioms:
             lexical[idiom.term] = max(lexical.get(idiom.term, 0.0), IDIOM_SIMILARITY)
         for name, score in lexical.items():
             best[name] = max(best.get(name, -2.0), score)
+        described = _described_speech(speech, lexical, idioms)
+        if described:
+            best["neutral"] = max(best.get("neutral", -2.0), DESCRIBED_SPEECH)
         near = sorted(best.items(), key=lambda kv: -kv[1])[:5]
         if near[0][1] < MIN_SIMILARITY:
             names = ", ".join(f"{n} ({sc:.2f})" for n, sc in near[:3])
@@ -165,8 +187,8 @@ def parse_text(text: str, intensity: float | None = None, use_head: bool = True)
         sims = np.array([s for _, s in top])
         w = np.exp((sims - sims.max()) / TEMPERATURE)
         w /= w.sum()
-        why = tuple((n, round(float(s), 3)) for n, s in near)
-        if near[0][0] == "neutral" and w[0] >= 0.5:  # speech described as emotionless is neutral, not a faint emotion
+        why = tuple((SPEECH_REASON if described and n == "neutral" else n, round(float(s), 3)) for n, s in near)
+        if near[0][0] == "neutral" and (described or w[0] >= 0.5):  # emotionless speech, not a faint emotion
             return Affect(mixture=(("neutral", 1.0),), intensity=0.0, label=text.strip(), why=why)
         parts = [(Affect.of(name, taxonomy.terms()[name].intensity), float(wi)) for (name, _), wi in zip(top, w)
                  if wi >= 0.05]
