@@ -171,3 +171,30 @@ def test_exact_cue_words_do_not_match_inflections():
     assert cues.cue_terms(["rank"]) == ["disgust"]
     assert cues.cue_terms(["ranked"]) == []
     assert cues.is_speech_noun("replied") and cues.is_speech_noun("announcements") and not cues.is_speech_noun("table")
+
+
+def test_negation_reaches_only_the_emotion_word_it_scopes_over():
+    assert parse_text("I'm so disappointed I didn't get the job").top_label == "sadness"
+    assert parse_text("I'm furious that they didn't call back").top_label == "anger"
+    assert parse_text("I'm not at all happy about this").top_label == "sadness"
+    assert parse_text("I don't feel very cheerful today").point[0] < 0
+    never_so = parse_text("never been so scared in my life")
+    assert never_so.top_label == "fear" and never_so.intensity > parse_text("scared").intensity
+    assert parse_text("I've never felt so alone").top_label == "sadness"
+    # a negated word beside an unnegated one is dropped, not flipped into its opposite
+    assert parse_text("ecstatic, no regrets at all").top_label == "joy"
+
+
+def test_negation_phrase_set_per_kind():
+    """Own phrases for each side of the scope rule (development data, written before the rule was tuned)."""
+    import collections
+    import csv
+    from pathlib import Path
+
+    rows = list(csv.DictReader((Path(__file__).parent / "data" / "phrases_negation.csv").open(encoding="utf-8")))
+    assert {r["kind"] for r in rows} == {"outside", "negated", "emphatic"} and all(r["source"] for r in rows)
+    ok, n = collections.Counter(), collections.Counter()
+    for r in rows:
+        n[r["kind"]] += 1
+        ok[r["kind"]] += parse_text(r["phrase"]).top_label == r["label"]
+    assert all(ok[k] / n[k] >= 0.85 for k in n), dict(ok)

@@ -12,7 +12,9 @@ by how close the text lies to the words it was fitted on. A description of speec
 non-committal reply", "a by-the-book answer") whose words name no emotion is neutral speech: the rule lifts
 neutral to ``DESCRIBED_SPEECH`` and says so in ``why``, so such text is neither an error nor the embedding's
 nearest emotion. Intensifiers and softeners scale the result ("slightly annoyed"
-< "furious"), and "not" flips polarity. ``Affect.why`` keeps the nearest labels and their scores.
+< "furious"). A negator flips polarity only over the emotion words it scopes over (``studio.affect.negation``):
+"not happy" is negated, "so disappointed I didn't get the job" is not, "never felt so alone" is emphatic.
+``Affect.why`` keeps the nearest labels and their scores.
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from studio.affect import cues, taxonomy
+from studio.affect import cues, negation, taxonomy
 from studio.affect.core import MAX_INTENSITY, Affect
 from studio.errors import StudioError
 
@@ -36,8 +38,7 @@ MODIFIERS: dict[str, float] = {
     "kind of": 0.6, "sort of": 0.6, "quiet": 0.6, "quietly": 0.6, "gentle": 0.6, "gently": 0.6, "soft": 0.6,
     "subtle": 0.5, "subtly": 0.5, "mild": 0.5, "slight": 0.45, "intense": 1.4, "overwhelming": 1.5, "pure": 1.3,
 }
-NEGATORS = {"not", "no", "never", "hardly", "un-", "don't", "didn't", "doesn't", "isn't", "wasn't", "aren't",
-            "weren't", "can't", "cannot", "couldn't", "won't", "wouldn't", "haven't", "hasn't", "nor"}
+NEGATORS = negation.NEGATORS
 STOPWORDS = {"i", "im", "i'm", "am", "feel", "feeling", "feels", "felt", "a", "an", "the", "of", "with", "and",
              "but", "yet", "in", "me", "my", "is", "are", "was", "be", "being", "some", "mixed", "mix", "touch",
              "sense", "bit", "little", "to", "at", "it", "that", "this", "by", "for", "mood", "emotion", "tone"}
@@ -86,19 +87,17 @@ def _anchor_matrix() -> tuple[np.ndarray, tuple[str, ...]]:
     return arrays["embeddings"], tuple(owners)
 
 
-def _strip_modifiers(text: str) -> tuple[str, float, bool]:
+def _strip_modifiers(text: str) -> tuple[str, float]:
+    """The text without degree adverbs and negators, and the product of the adverbs' multipliers."""
     t = " " + text + " "
-    mult, negate = 1.0, False
+    mult = 1.0
     for phrase in sorted(MODIFIERS, key=len, reverse=True):
         pat = f" {phrase} "
         while pat in t:
             mult *= MODIFIERS[phrase]
             t = t.replace(pat, " ", 1)
-    words = t.split()
-    if any(w in NEGATORS for w in words):
-        negate = True
-        words = [w for w in words if w not in NEGATORS]
-    return " ".join(words), mult, negate
+    words = [w for w in t.split() if not negation.is_negator(w)]
+    return " ".join(words), mult
 
 
 def nearest_terms(text: str, k: int = 5, words: list[str] | None = None) -> list[tuple[str, float]]:
@@ -151,12 +150,19 @@ def parse_text(text: str, intensity: float | None = None, use_head: bool = True)
     """Free text → Affect; ``use_head=False`` keeps the matched terms' own VAD (the pre-head behaviour)."""
     if not isinstance(text, str) or not text.strip():
         raise StudioError("emotion text is empty: describe a feeling, e.g. 'bittersweet relief' or 'slightly annoyed'")
-    clean = re.sub(r"[^\w\s'-]", " ", text.lower().replace("\u2019", "'")).replace("-", " ")
-    tokens = clean.split()
+    tokens, clauses = negation.tokenize(text)
     idioms = cues.idiom_hits(tokens)
+    scope = negation.scope(tokens, clauses, idioms)
+    if scope.dropped:  # "not angry, just disappointed": the negated word is no evidence, the rest speaks
+        keep = [i for i in range(len(tokens)) if i not in scope.dropped]
+        tokens, clauses = [tokens[i] for i in keep], [clauses[i] for i in keep]
+        idioms = cues.idiom_hits(tokens)
+    negate = scope.negate
+    clean = " ".join(tokens)
     inside = {p for _, pos in idioms for p in pos}
     # a negator inside an idiom ("no way", "didn't see that coming") is part of its meaning, not a flip
-    core, mult, negate = _strip_modifiers(" ".join(t for i, t in enumerate(tokens) if i not in inside))
+    core, mult = _strip_modifiers(" ".join(t for i, t in enumerate(tokens) if i not in inside))
+    mult *= scope.emphasis
     words = [w for w in core.split() if w not in STOPWORDS]
     if not words and not idioms:
         raise StudioError(f"no emotion word in {text!r}: name a feeling, e.g. 'slightly annoyed' or 'calm contentment'")
