@@ -198,3 +198,27 @@ def test_negation_phrase_set_per_kind():
         n[r["kind"]] += 1
         ok[r["kind"]] += parse_text(r["phrase"]).top_label == r["label"]
     assert all(ok[k] / n[k] >= 0.85 for k in n), dict(ok)
+
+
+def test_body_part_and_gesture_idioms_from_the_dictionary_sections():
+    assert parse_text("her face fell when she read it").top_label == "sadness"
+    assert parse_text("my legs turned to jelly").top_label == "fear"
+    assert parse_text("she laughed in my face").top_label == "contempt"
+    assert parse_text("he always puts me down").top_label == "contempt"
+    assert parse_text("put me down for two tickets please").is_neutral  # the list sense names no emotion
+    assert parse_text("I nearly lost my lunch").top_label == "disgust"
+
+
+def test_second_idiom_phrase_set_per_label():
+    """Idioms from dictionary idiom sections, written before the table grew (development data since)."""
+    import collections
+    import csv
+    from pathlib import Path
+
+    rows = list(csv.DictReader((Path(__file__).parent / "data" / "phrases_idioms2.csv").open(encoding="utf-8")))
+    assert len(rows) >= 40 and all(r["source"].strip() for r in rows)
+    ok, n = collections.Counter(), collections.Counter()
+    for r in rows:
+        n[r["label"]] += 1
+        ok[r["label"]] += parse_text(r["phrase"]).top_label == r["label"]
+    assert all(ok[k] / n[k] >= 0.8 for k in n) and sum(ok.values()) / len(rows) >= 0.9, dict(ok)

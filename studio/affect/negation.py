@@ -32,7 +32,7 @@ LINKING = frozenset({"i", "im", "i'm", "am", "is", "are", "was", "were", "be", "
                      "seemed", "sound", "sounds", "sounded", "at", "all", "too", "any", "very", "that", "this", "so",
                      "more", "less", "as", "even", "ever", "really", "particularly", "especially", "exactly",
                      "entirely", "remotely", "terribly", "overly", "much", "a", "an", "the", "bit", "little", "in",
-                     "the", "least", "quite", "totally", "completely", "my", "of", "it", "you", "he", "she", "we",
+                     "least", "quite", "totally", "completely", "my", "of", "it", "you", "he", "she", "we",
                      "they", "it's", "he's", "she's", "we're", "they're", "you're", "have", "has", "had", "ve",
                      "i've", "anymore", "longer", "yet", "today", "now"} - BOUNDARIES)
 # a negator of possibility or experience before a comparative is emphasis ("couldn't be happier")
