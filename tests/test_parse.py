@@ -222,3 +222,21 @@ def test_second_idiom_phrase_set_per_label():
         n[r["label"]] += 1
         ok[r["label"]] += parse_text(r["phrase"]).top_label == r["label"]
     assert all(ok[k] / n[k] >= 0.8 for k in n) and sum(ok.values()) / len(rows) >= 0.9, dict(ok)
+
+
+@pytest.mark.parametrize("name, floor", [("phrases_heldout2.csv", 0.9), ("phrases_heldout3.csv", 0.8), ("phrases_heldout4.csv", 0.6)])
+def test_held_out_phrase_sets_do_not_regress(name, floor):
+    """Regression guard at the level measured when each set was last scored (tests/data/README.md)."""
+    import csv
+    from pathlib import Path
+
+    from studio.affect.parse import parse_text
+
+    rows = list(csv.DictReader(open(Path(__file__).parent / "data" / name, encoding="utf-8")))
+    right = 0
+    for r in rows:
+        try:
+            right += parse_text(r["phrase"]).top_label == r["label"]
+        except StudioError:
+            pass
+    assert right / len(rows) >= floor, f"{name}: {right}/{len(rows)}"
