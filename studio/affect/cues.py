@@ -6,6 +6,11 @@ name an emotion, matched by their stem in any position) and ``idioms.csv`` (fixe
 "my blood ran cold" whose words carry no emotion on their own, matched as base forms in order, with
 room for a possessive or an adverb between them). Words and idioms generalise to sentences never seen:
 "she was rolling her eyes at us" hits "roll eye"; embeddings alone put such idioms near the wrong label.
+Two weaker tables: ``interjections.csv`` ("ugh", "crikey", "yay"), which colour a sentence but yield to
+a content word that names an emotion ("ugh, the fridge smells rank" is disgust), and ``gesture_words.csv``,
+acts of disrespect toward someone ("booed", "heckled", "snubbed", "rebuffed"), which mean contempt only
+when no emotion word says otherwise ("they booed him and I was scared" is fear). An idiom pattern may
+hold "..." for a longer gap ("cut ... dead" matches "cut his former business partner dead").
 ``speech_words.csv`` names kinds of speech and writing ("reply", "announcement") and the manner words
 ("brief", "formal", "steady") that, beside them, describe a delivery without emotion.
 """
@@ -20,6 +25,10 @@ from studio.affect import taxonomy
 from studio.errors import StudioError
 
 MAX_GAP = 2  # words allowed between two idiom words ("blew MY top", "turned HER NOSE up")
+WIDE_GAP = 5  # after "..." in a pattern: room for a whole noun phrase ("looked THE NEW GIRL up and down")
+# words that make a pattern's match less specific: "lose my" (a loss) yields to "lose nerve" on the same words
+FUNCTION_WORDS = frozenset({"my", "your", "his", "her", "their", "our", "its", "the", "a", "an", "of", "to", "in",
+                            "on", "at", "it", "me", "him", "them", "us", "you", "for", "with", "be", "have"})
 # irregular past forms that idioms use; regular inflections are stripped by ``stems``
 IRREGULAR = {
     "blew": "blow", "blown": "blow", "ran": "run", "sank": "sink", "sunk": "sink", "fell": "fall", "broke": "break",
@@ -78,6 +87,43 @@ def cue_words() -> dict[str, str]:
     return out
 
 
+@lru_cache(maxsize=1)
+def interjections() -> dict[str, str]:
+    """Interjection -> taxonomy term ("ugh" -> contempt, "crikey" -> surprise)."""
+    return _word_table("interjections.csv")
+
+
+@lru_cache(maxsize=1)
+def gesture_words() -> dict[str, str]:
+    """Word for an act of disrespect toward someone -> "contempt"."""
+    return _word_table("gesture_words.csv")
+
+
+def _word_table(name: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for r in _rows(name):
+        for w in r["words"].split("|"):
+            if w.strip():
+                out.setdefault(w.strip().lower(), r["term"])
+    return out
+
+
+def _table_hit(word: str, table: dict[str, str]) -> str | None:
+    return table.get("=" + word) or next((table[s] for s in sorted(stems(word)) if s in table), None)
+
+
+def interjection_hits(words: list[str]) -> list[tuple[int, str]]:
+    """(position, term) for each interjection (exact spelling or a listed stem)."""
+    table = interjections()
+    return [(i, t) for i, w in enumerate(words) if (t := table.get(w) or table.get("=" + w))]
+
+
+def gesture_hits(words: list[str]) -> list[tuple[int, str]]:
+    """(position, term) for each word naming an act of disrespect ("booed", "hecklers", "snubbing")."""
+    table = gesture_words()
+    return [(i, t) for i, w in enumerate(words) if (t := _table_hit(w, table))]
+
+
 def cue_hits(words: list[str]) -> list[tuple[int, str]]:
     """(position, term) for each word that is a cue word, or a taxonomy term, by any of its stems; a cue
     written "=rank" matches that word only ("rank" is disgust, "ranked" is not)."""
@@ -85,7 +131,7 @@ def cue_hits(words: list[str]) -> list[tuple[int, str]]:
     found: list[tuple[int, str]] = []
     for i, w in enumerate(words):
         forms = sorted(stems(w))
-        hit = table.get("=" + w) or next((table[s] for s in forms if s in table), None)
+        hit = _table_hit(w, table)
         if hit is None:
             term = next((taxonomy.lookup(s) for s in forms if taxonomy.lookup(s) is not None), None)
             hit = term.name if term is not None else None
@@ -130,6 +176,10 @@ class Idiom:
     def text(self) -> str:
         return " ".join(self.words)
 
+    @property
+    def content_words(self) -> int:
+        return sum(w not in FUNCTION_WORDS and w != "..." for w in self.words)
+
 
 @lru_cache(maxsize=1)
 def idioms() -> tuple[Idiom, ...]:
@@ -144,12 +194,22 @@ def idioms() -> tuple[Idiom, ...]:
 def _match(pattern: tuple[str, ...], forms: list[set[str]], anchored: bool) -> list[int] | None:
     """Positions of the pattern's words in order, each within MAX_GAP of the previous; None if absent."""
     starts = [0] if anchored else range(len(forms))
+    words = [p for p in pattern if p != "..."]
+    wide_before = []  # for each word after the first: does "..." precede it
+    seen_wide = False
+    for p in pattern[1:]:
+        if p == "...":
+            seen_wide = True
+            continue
+        wide_before.append(seen_wide)
+        seen_wide = False
     for s in starts:
-        if s >= len(forms) or pattern[0] not in forms[s]:
+        if s >= len(forms) or words[0] not in forms[s]:
             continue
         pos, ok = [s], True
-        for p in pattern[1:]:
-            nxt = next((j for j in range(pos[-1] + 1, min(len(forms), pos[-1] + 2 + MAX_GAP)) if p in forms[j]), None)
+        for p, wide_gap in zip(words[1:], wide_before):
+            gap = WIDE_GAP if wide_gap else MAX_GAP
+            nxt = next((j for j in range(pos[-1] + 1, min(len(forms), pos[-1] + 2 + gap)) if p in forms[j]), None)
             if nxt is None:
                 ok = False
                 break
@@ -160,11 +220,11 @@ def _match(pattern: tuple[str, ...], forms: list[set[str]], anchored: bool) -> l
 
 
 def idiom_hits(tokens: list[str]) -> list[tuple[Idiom, list[int]]]:
-    """Idioms found in ``tokens`` (all words, stopwords kept), longest first, not overlapping."""
+    """Idioms found in ``tokens`` (all words, stopwords kept), most content words first, not overlapping."""
     forms = [stems(t) | {t.replace("'", "")} for t in tokens]
     taken: set[int] = set()
     out = []
-    for idiom in sorted(idioms(), key=lambda i: -len(i.words)):
+    for idiom in sorted(idioms(), key=lambda i: (-i.content_words, -len(i.words))):
         pos = _match(idiom.words, forms, idiom.anchored)
         if pos is not None and not taken & set(pos):
             taken |= set(pos)

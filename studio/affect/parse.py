@@ -46,6 +46,11 @@ TEMPERATURE = 0.05
 MIN_SIMILARITY = 0.3  # below this MiniLM neighbours are unrelated words (e.g. "the table is brown": 0.18)
 NEGATION_SCALE = 0.6  # "not happy" is milder than "sad"
 CUE_SIMILARITY = 0.7  # a cue word counts as a near-exact match: above what unrelated anchors reach (< 0.6 seen)
+# an interjection ("ugh", "crikey") colours the sentence but yields to a content word naming an emotion;
+# an act of disrespect ("booed", "snubbed") is contempt only when nothing else names an emotion: both stay
+# above what MiniLM gives unrelated anchors (< 0.6) and below a cue word
+INTERJECTION_SIMILARITY = 0.66
+GESTURE_SIMILARITY = 0.62
 CUE_REPEAT = 0.03  # each further cue word for the same term ("sobbing and weeping") adds this much
 IDIOM_SIMILARITY = 0.9  # a fixed expression names its emotion outright, above any cue word
 # a single word is what the head was fitted on: it speaks alone, or half when a cue word names the label
@@ -134,11 +139,16 @@ def _cue_scores(words: list[str], speech: bool | None = None) -> dict[str, float
     """Cue-word scores per term; ``speech`` says the text names a kind of speech (found in ``words`` if None)."""
     counts: dict[str, int] = {}
     calm = _calm_words(words, any(cues.is_speech_noun(w) for w in words) if speech is None else speech)
-    for _, term in cues.cue_hits([w for w in words if w not in calm]):
+    rest = [w for w in words if w not in calm]
+    for _, term in cues.cue_hits(rest):
         counts[term] = counts.get(term, 0) + 1
     if calm:
         counts["neutral"] = counts.get("neutral", 0) + len(calm)
-    return {t: (NEUTRAL_CUE if t == "neutral" else CUE_SIMILARITY) + CUE_REPEAT * (n - 1) for t, n in counts.items()}
+    out = {t: (NEUTRAL_CUE if t == "neutral" else CUE_SIMILARITY) + CUE_REPEAT * (n - 1) for t, n in counts.items()}
+    for hits, score in ((cues.interjection_hits(rest), INTERJECTION_SIMILARITY), (cues.gesture_hits(rest), GESTURE_SIMILARITY)):
+        for _, term in hits:
+            out[term] = max(out.get(term, 0.0), score)
+    return out
 
 
 def _described_speech(speech: bool, lexical: dict[str, float], idioms: list) -> bool:
