@@ -165,6 +165,45 @@ def test_contempt_verbs_and_slang_from_the_thesaurus_tables():
     assert parse_text("that bathroom is skanky").top_label == "disgust"
 
 
+def test_an_act_of_disrespect_is_contempt_unless_an_emotion_word_says_otherwise():
+    assert parse_text("the crowd booed the referee off the pitch").top_label == "contempt"
+    assert parse_text("hecklers kept interrupting the comedian's set").top_label == "contempt"
+    snubbed = parse_text("she snubbed me and I was heartbroken")
+    assert snubbed.top_label == "sadness" and dict(snubbed.why)["contempt"] < dict(snubbed.why)["sadness"]
+    assert parse_text("they booed him and I was scared").top_label == "fear"
+    assert parse_text("I felt insulted and furious").top_label == "anger"
+    # the negator scopes over the act as over any emotion word
+    assert parse_text("they didn't boo him").point[0] > parse_text("they booed him").point[0]
+
+
+def test_an_interjection_yields_to_a_content_word():
+    assert parse_text("ugh, the fridge smells rank").top_label == "disgust"
+    assert parse_text("ugh, that guy gives me the creeps").top_label == "fear"
+    assert parse_text("crikey, you've read all seven books already?").top_label == "surprise"
+    assert parse_text("ugh").top_label == "contempt" and parse_text("blimey").top_label == "surprise"
+
+
+def test_idioms_with_a_wide_gap_and_the_more_specific_idiom_first():
+    assert parse_text("he cut his former business partner dead at the gala").top_label == "contempt"
+    assert parse_text("looking the new girl up and down and then turning away").top_label == "contempt"
+    # "lose my" (a loss) yields to "lose my nerve" / "lose my rag" on the same words
+    assert parse_text("I lost my nerve at the top of the diving board").top_label == "fear"
+    assert parse_text("I lost my rag with the kids this morning").top_label == "anger"
+    assert parse_text("I lost my keys again").top_label == "sadness"
+    assert parse_text("my feet are sore at night").top_label != "anger"  # "sore at someone" only
+
+
+@pytest.mark.parametrize("name", ["phrases_dev16e.csv", "phrases_dev16e2.csv"])
+def test_slang_contempt_and_idiom_dev_batches(name):
+    """Development batches for slang, acts of contempt and idioms (scored before tuning: tests/data/README.md)."""
+    import csv
+    from pathlib import Path
+
+    rows = list(csv.DictReader(open(Path(__file__).parent / "data" / name, encoding="utf-8")))
+    right = sum(parse_text(r["phrase"]).top_label == r["label"] for r in rows)
+    assert right / len(rows) >= 0.9, f"{name}: {right}/{len(rows)}"
+
+
 def test_exact_cue_words_do_not_match_inflections():
     from studio.affect import cues
 
@@ -224,7 +263,7 @@ def test_second_idiom_phrase_set_per_label():
     assert all(ok[k] / n[k] >= 0.8 for k in n) and sum(ok.values()) / len(rows) >= 0.9, dict(ok)
 
 
-@pytest.mark.parametrize("name, floor", [("phrases_heldout2.csv", 0.9), ("phrases_heldout3.csv", 0.8), ("phrases_heldout4.csv", 0.6)])
+@pytest.mark.parametrize("name, floor", [("phrases_heldout2.csv", 0.95), ("phrases_heldout3.csv", 0.95), ("phrases_heldout4.csv", 0.9)])
 def test_held_out_phrase_sets_do_not_regress(name, floor):
     """Regression guard at the level measured when each set was last scored (tests/data/README.md)."""
     import csv

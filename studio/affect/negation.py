@@ -105,7 +105,8 @@ def scope(tokens: list[str], clauses: list[int], idioms: list) -> Scope:
         return Scope()
     targets = [pos[0] for idiom, pos in idioms if idiom.term != "neutral"]
     outside = [i for i in range(len(tokens)) if i not in inside and not is_negator(tokens[i])]
-    targets += [outside[j] for j, _ in cues.cue_hits([tokens[i] for i in outside]) if tokens[outside[j]] not in LINKING]
+    rest = [tokens[i] for i in outside]
+    targets += [outside[j] for j, _ in cues.cue_hits(rest) + cues.gesture_hits(rest) if tokens[outside[j]] not in LINKING]
     if not targets:  # the negated event carries the feeling ("I didn't get the job"), unless it is emphasis
         if all(_emphatic(tokens, n) and COMPARATIVES & set(tokens[n + 1:n + 4]) for n in negators):
             return Scope(emphasis=EMPHASIS)  # "never felt so alone"
