@@ -56,27 +56,11 @@ class Segment:
 
 
 def _cut(sentence: str, limit: int) -> list[str]:
-    """A sentence over ``limit`` characters, cut at clause punctuation, then between words."""
-    import re
+    """A sentence over ``limit`` characters, cut at clause punctuation, then between words (no mark added:
+    the segment joint is a pause of its own)."""
+    from pipelines.speech.text import split_long
 
-    if len(sentence) <= limit:
-        return [sentence]
-    out: list[str] = []
-    cur = ""
-    for piece in re.split(r"(?<=[,;:])\s+", sentence):
-        while len(piece) > limit:
-            cut = piece.rfind(" ", 0, limit)
-            cut = cut if cut > 0 else limit
-            out.append(piece[:cut].strip())
-            piece = piece[cut:].strip()
-        if cur and len(cur) + len(piece) + 1 > limit:
-            out.append(cur)
-            cur = piece
-        else:
-            cur = f"{cur} {piece}".strip()
-    if cur:
-        out.append(cur)
-    return [p for p in out if p]
+    return [p for p in split_long(sentence, limit, mark="") if p]
 
 
 def segments(text: str, segment_chars: int | None = None) -> list[Segment]:

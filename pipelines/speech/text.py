@@ -123,12 +123,13 @@ def sentences(text: str) -> list[str]:
         for s in re.split(r"(?<=[.!?])[\"')]*\s+", para):
             s = s.strip()
             if any(c.isalnum() for c in s):
-                out.extend(_split_long(s))
+                out.extend(split_long(s))
     return out
 
 
-def _split_long(s: str, limit: int = MAX_CHUNK_CHARS) -> list[str]:
-    """A sentence longer than the limit is cut at clause punctuation, then at word boundaries."""
+def split_long(s: str, limit: int = MAX_CHUNK_CHARS, mark: str = ",") -> list[str]:
+    """A sentence longer than the limit is cut at clause punctuation, then at word boundaries (a cut between
+    words ends with ``mark``: a comma makes the voice pause there as at a clause)."""
     if len(s) <= limit:
         return [s]
     parts: list[str] = []
@@ -137,7 +138,7 @@ def _split_long(s: str, limit: int = MAX_CHUNK_CHARS) -> list[str]:
         while len(piece) > limit:
             cut = piece.rfind(" ", 0, limit)
             cut = cut if cut > 0 else limit
-            parts.append(piece[:cut].strip() + ",")
+            parts.append(piece[:cut].strip() + mark)
             piece = piece[cut:].strip()
         if cur and len(cur) + len(piece) + 1 > limit:
             parts.append(cur)
