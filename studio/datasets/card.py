@@ -16,6 +16,7 @@ ENGINE_MODELS: dict[tuple[str, str, str], tuple[str, ...]] = {
     ("image", "generate", "embedded"): (),
 }
 RECOGNIZER_MODELS = ("fer2013-mini-xception", "face-landmarker")
+DEFAULT_VOICE = "piper-joe-medium"  # stands in ENGINE_MODELS for whichever voice a row names
 FOLDER_KIND = {"speech": "audiofolder", "image": "imagefolder", "face": "imagefolder", "video": "videofolder"}
 
 
@@ -26,15 +27,10 @@ def models_used(rows: list[dict], free_text: bool) -> list[tuple[str, str, str]]
     names: list[str] = []
     for r in rows:
         for n in ENGINE_MODELS.get((r["medium"], r["mode"], r.get("engine") or "embedded"), ()):
-            if n not in names:
+            if n == DEFAULT_VOICE and r.get("voice"):  # the voice that spoke: a registry model, or a path (a speaker)
+                n = r["voice"] if r.get("voice_source") == "registry" else None
+            if n and n not in names:
                 names.append(n)
-    for r in rows:  # a registry voice other than joe replaces it (path voices are listed as speakers)
-        v = r.get("voice")
-        if r.get("voice_source") == "registry" and v and v not in names:
-            names.append(v)
-    if not any(r.get("voice") == "piper-joe-medium" or not r.get("voice") for r in rows if r["medium"] == "speech"
-               or r["mode"] == "talk"):
-        names = [n for n in names if n != "piper-joe-medium"]
     if free_text:
         names.append("minilm-l6-v2")
         from studio.affect import vad_head

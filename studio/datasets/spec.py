@@ -65,6 +65,7 @@ TOP_KEYS = {"dataset", "grid", "item"}
 # singular (explicit item) key -> plural (grid) key
 LISTABLE = {"emotion": "emotions", "intensity": "intensities", "seed": "seeds", "text": "texts",
             "prompt": "prompts", "portrait": "portraits"}
+PLURAL_OF = {pl: s for s, pl in LISTABLE.items()}
 SCALAR = {"medium", "mode", "engine", "format", "fps", "size", "width", "height", "weights"}
 MEDIUM_KEYS = {
     "speech": {"text", "engine", "format"},
@@ -89,7 +90,7 @@ KEY_TYPES: dict[str, tuple[type | tuple, str]] = {
     "text": (str, "text"), "prompt": (str, "text"), "portrait": (str, "text ('default' or a path)"),
     "seed": (int, "a whole number in 0 .. 2^63-1"), "intensity": ((int, float), "a number in [0, 1.5]"),
     "fps": (int, "a whole number"), "size": (int, "a whole number"), "width": (int, "a whole number"),
-    "height": (int, "a whole number"), "emotion": ((str, list), "text or a [v, a, d] list"),
+    "height": (int, "a whole number"),
 }
 for _keys in OPTIONAL.values():
     for _k, _typ in _keys.items():
@@ -357,20 +358,17 @@ def _item_seed(base_seed: int, s: Any, where: str) -> int:
     return base_seed + s
 
 
-def _check_types(t: Mapping, where: "_Where", grid: bool) -> None:
-    """Every scalar and list key has its type checked before anything is built, named with its line."""
+def _check_types(t: Mapping, where: "_Where") -> None:
+    """Every scalar and list key has its type checked before anything is built, named with its line (emotions
+    are strings or [v, a, d] lists and are checked with their meaning)."""
     for k, v in t.items():
-        single = next((s for s, pl in LISTABLE.items() if k == pl), k)
-        kind = KEY_TYPES.get(single)
-        if kind is None:
+        single = PLURAL_OF.get(k, k)
+        if single not in KEY_TYPES:
             continue
-        typ, words = kind
-        vals = v if (k != single or single in LISTABLE) and isinstance(v, list) and not (single == "emotion" and _is_vad(v)) else [v]
-        if k != single and isinstance(v, int) and not isinstance(v, bool) and single == "seed":
+        if k != single and single == "seed" and isinstance(v, int) and not isinstance(v, bool):
             continue  # seeds = N
-        if single == "emotion":
-            continue  # strings or [v, a, d] lists, checked with their meaning below
-        for x in vals:
+        typ, words = KEY_TYPES[single]
+        for x in (v if single in LISTABLE and isinstance(v, list) else [v]):
             if isinstance(x, bool) or not isinstance(x, typ):
                 raise StudioError(f"{where.at(k)}: {k} must be {words}{' (or a list of them)' if single in LISTABLE else ''}, got {x!r}")
 
@@ -472,7 +470,7 @@ def _table(t: Mapping, where: _Where, ctx: _Context, base_seed: int, grid: bool)
             if other and other != medium and k.rstrip("s") not in allowed:
                 hint = f"{k!r} belongs to {other} items; " + hint
             raise StudioError(f"{where.at(k)}: unknown key {k!r} for {'an' if medium == 'image' else 'a'} {medium} {'grid' if grid else 'item'}; {hint}")
-    _check_types(t, where, grid)
+    _check_types(t, where)
     d = DEFAULTS[medium]
     opts = {k: t.get(k, d[k]) for k in MEDIUM_KEYS[medium] & SCALAR if k in d}
     for k, typ in OPTIONAL[medium].items():
