@@ -76,8 +76,9 @@ def cache_inputs(settings: dict | None = None) -> dict:
             "settings": SETTINGS if settings is None else settings, "version": 2}
 
 
-def cache_key(settings: dict | None = None) -> str:
-    return hashlib.sha256(json.dumps(cache_inputs(settings), sort_keys=True).encode()).hexdigest()
+def cache_key(settings: dict | None = None, inputs: dict | None = None) -> str:
+    inputs = cache_inputs(settings) if inputs is None else inputs
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
 
 
 def encode(texts: Sequence[str]) -> np.ndarray:
@@ -186,14 +187,15 @@ def load_or_build(settings: dict | None = None) -> Head:
     every open), fitted and cached when there is none or it does not check out."""
     from studio import derived
 
-    key = cache_key(settings)
+    inputs = cache_inputs(settings)  # hashes the lexicon and embedder files once (verified, then cached)
+    key = cache_key(settings, inputs)
 
     def fitted() -> dict[str, np.ndarray]:
         h = build(settings)
         log.info("caching the VAD head (derived from the non-commercial vad-norms lexicon; never committed)")
         return {"support": h.support, "coef": h.coef, "mean": h.mean, "gamma": np.float64(h.gamma)}
 
-    a = derived.cached("vad-head", cache_inputs(settings), fitted, valid=_valid)
+    a = derived.cached("vad-head", inputs, fitted, valid=_valid)
     return Head(a["support"].astype(np.float32), a["coef"].astype(np.float32), a["mean"].astype(np.float32),
                 float(a["gamma"]), key)
 
