@@ -11,7 +11,11 @@ that is no taxonomy term takes the head's VAD (half of it for a cue word), longe
 by how close the text lies to the words it was fitted on. A description of speech or writing ("a brief
 non-committal reply", "a by-the-book answer") whose words name no emotion is neutral speech: the rule lifts
 neutral to ``DESCRIBED_SPEECH`` and says so in ``why``, so such text is neither an error nor the embedding's
-nearest emotion. Intensifiers and softeners scale the result ("slightly annoyed"
+nearest emotion. Text of two words or more also asks the labelled example phrases (``studio.affect.phrase_vote``):
+their vote weighs half beside the tables' evidence (a quarter beside a cue word or idiom, scaled down when the
+nearest phrase is far), and decides alone where nothing else reaches the similarity floor; a sentence of five words
+or more with nothing emotional in it and no clear vote is a plain statement, neutral. Intensifiers and softeners
+scale the result ("slightly annoyed"
 < "furious"). A negator flips polarity only over the emotion words it scopes over (``studio.affect.negation``):
 "not happy" is negated, "so disappointed I didn't get the job" is not, "never felt so alone" is emphatic.
 ``Affect.why`` keeps the nearest labels and their scores.
@@ -63,6 +67,18 @@ NEUTRAL_CUE = 0.6  # "plain", "dry", "level" describe emotionless speech only wh
 # 0.49), above what it gives plain manner words it half-matches ("a reserved polite reply": contempt 0.43)
 DESCRIBED_SPEECH = 0.45
 SPEECH_REASON = "neutral (speech described without an emotion word)"
+# the labelled phrases' vote (studio.affect.phrase_vote) weighs this much beside the tables' evidence; alone, where
+# nothing in the text reaches MIN_SIMILARITY, it decides when its winner holds VOTE_ALONE of the vote. Both were
+# picked by leave-one-set-out scores over the phrase sets (weights 0.3/0.5/0.7, beside a cue 0/0.25/0.5; all 14 sets
+# 907-909 of 964 right, against 880 for the tables alone: benchmarks/text_vad.py)
+PHRASE_WEIGHT = 0.5
+LEXICAL_PHRASE_WEIGHT = 0.25  # beside a cue word or idiom, which name the emotion outright
+VOTE_ALONE = 0.5
+VOTE_REASON = "like the sourced phrases: {}"
+# a sentence of this many words with nothing emotional in it is a plain statement (neutral), as the read sentences
+# of Burkhardt et al. 2005 are; a shorter fragment without an emotion word stays an error ("the table is brown")
+STATEMENT_WORDS = 5
+STATEMENT_REASON = "neutral (a plain statement: nothing in it names an emotion or is near a phrase that does)"
 
 
 def _anchors() -> tuple[list[str], list[str]]:
@@ -156,8 +172,9 @@ def _described_speech(speech: bool, lexical: dict[str, float], idioms: list) -> 
     return speech and all(t == "neutral" for t in lexical) and all(i.term == "neutral" for i, _ in idioms)
 
 
-def parse_text(text: str, intensity: float | None = None, use_head: bool = True) -> Affect:
-    """Free text → Affect; ``use_head=False`` keeps the matched terms' own VAD (the pre-head behaviour)."""
+def parse_text(text: str, intensity: float | None = None, use_head: bool = True, use_phrases: bool = True) -> Affect:
+    """Free text → Affect; ``use_head=False`` keeps the matched terms' own VAD (the pre-head behaviour),
+    ``use_phrases=False`` leaves out the labelled phrases' vote (the tables alone)."""
     if not isinstance(text, str) or not text.strip():
         raise StudioError("emotion text is empty: describe a feeling, e.g. 'bittersweet relief' or 'slightly annoyed'")
     tokens, clauses = negation.tokenize(text)
@@ -196,9 +213,10 @@ def parse_text(text: str, intensity: float | None = None, use_head: bool = True)
         if described:
             best["neutral"] = max(best.get("neutral", -2.0), DESCRIBED_SPEECH)
         near = sorted(best.items(), key=lambda kv: -kv[1])[:5]
+        # a single word is what the cue tables and the VAD head are for (ANEW r dropped with the vote on words)
+        votes = _phrase_vote(text) if use_phrases and len(tokens) > 1 else None
         if near[0][1] < MIN_SIMILARITY:
-            names = ", ".join(f"{n} ({sc:.2f})" for n, sc in near[:3])
-            raise StudioError(f"no clear emotion in {text!r} (nearest: {names}); name a feeling, e.g. 'slightly annoyed'")
+            return _without_evidence(text, tokens, near, votes, intensity)
         top = near[:3]
         sims = np.array([s for _, s in top])
         w = np.exp((sims - sims.max()) / TEMPERATURE)
@@ -209,6 +227,12 @@ def parse_text(text: str, intensity: float | None = None, use_head: bool = True)
         parts = [(Affect.of(name, taxonomy.terms()[name].intensity), float(wi)) for (name, _), wi in zip(top, w)
                  if wi >= 0.05]
         affect = Affect.mix([p for p, _ in parts], [wi for _, wi in parts])
+        # the vote knows nothing of negation, so a sentence with a negator keeps the tables' scope rules alone
+        if votes is not None and votes.trust > 0 and not any(negation.is_negator(t) for t in tokens):
+            why = tuple(sorted(why + _vote_why(votes.shares), key=lambda kv: -kv[1]))
+            affect = _with_vote(affect, parts, votes.shares, votes.trust * (LEXICAL_PHRASE_WEIGHT if lexical else PHRASE_WEIGHT))
+            if affect.is_neutral:
+                return Affect(mixture=(("neutral", 1.0),), intensity=0.0, label=text.strip(), why=why)
         head = _vad_head() if use_head else None
         if head is not None:
             from studio.affect.vad_head import LICENCE_NOTE
@@ -224,6 +248,61 @@ def parse_text(text: str, intensity: float | None = None, use_head: bool = True)
         mult *= NEGATION_SCALE
     final = min(MAX_INTENSITY, base * mult) if intensity is None else intensity
     return Affect(vad=affect.vad, mixture=affect.mixture, intensity=final, label=text.strip(), why=why, note=note)
+
+
+def _phrase_vote(text: str):
+    from studio.affect import phrase_vote
+
+    return phrase_vote.vote(text)
+
+
+def _with_vote(affect: Affect, parts: list[tuple[Affect, float]], votes: dict[str, float], weight: float) -> Affect:
+    """The tables' core mixture and the vote, weighed ``1 - weight`` : ``weight``; neutral when neutral wins, else the
+    emotions' shares as the mixture."""
+    mix = dict.fromkeys(taxonomy.CORE_LABELS, 0.0)
+    for name, m in affect.mixture:
+        mix[name] += (1 - weight) * m
+    for name, v in votes.items():
+        mix[name] += weight * v
+    if max(mix, key=mix.get) == "neutral":
+        return Affect()
+    emotions = {n: m for n, m in mix.items() if n != "neutral" and m >= 0.02}
+    total = sum(emotions.values())
+    # the phrases carry labels, not VAD: where they only confirm the tables' winner, the VAD stays that of the words
+    # that name it ("my heart is racing" keeps fear's arousal); where they overturn it, the VAD follows the new mix
+    vad = affect.vad
+    if max(emotions, key=emotions.get) != affect.top_label:
+        extra = [(Affect.of(n, taxonomy.terms()[n].intensity), weight * v) for n, v in votes.items()
+                 if n != "neutral" and v >= 0.05]
+        share = sum(w for _, w in parts)
+        vad = Affect.mix([p for p, _ in parts] + [p for p, _ in extra],
+                         [(1 - weight) * w / share for _, w in parts] + [w for _, w in extra]).vad
+    return Affect(vad=vad, mixture=tuple((n, m / total) for n, m in sorted(emotions.items())),
+                  intensity=affect.intensity, label=affect.label)
+
+
+def _vote_why(votes: dict[str, float]) -> tuple[tuple[str, float], ...]:
+    return tuple((VOTE_REASON.format(n), round(v, 3)) for n, v in sorted(votes.items(), key=lambda kv: -kv[1])[:2]
+                 if v >= 0.05)
+
+
+def _without_evidence(text: str, tokens: list[str], near: list[tuple[str, float]], votes, intensity: float | None) -> Affect:
+    """Text in which no word, idiom or anchor names an emotion: the phrases' vote when it is clear and near, a plain
+    statement's neutral for a whole sentence, else the one-line error."""
+    why = tuple((n, round(float(sc), 3)) for n, sc in near)
+    if votes is not None and votes.trust > 0 and votes.shares[votes.winner] >= VOTE_ALONE:
+        why = _vote_why(votes.shares) + why
+        if votes.winner == "neutral":
+            return Affect(mixture=(("neutral", 1.0),), intensity=0.0, label=text.strip(), why=why)
+        base = Affect.of(votes.winner, taxonomy.terms()[votes.winner].intensity)
+        return Affect(vad=base.vad, mixture=base.mixture, intensity=base.intensity if intensity is None else intensity,
+                      label=text.strip(), why=why)
+    content = [t for t in tokens if t not in STOPWORDS and not negation.is_negator(t)]
+    if votes is not None and len(tokens) >= STATEMENT_WORDS and len(content) >= 2:
+        return Affect(mixture=(("neutral", 1.0),), intensity=0.0, label=text.strip(),
+                      why=((STATEMENT_REASON, 1.0),) + _vote_why(votes.shares) + why)
+    names = ", ".join(f"{n} ({sc:.2f})" for n, sc in near[:3])
+    raise StudioError(f"no clear emotion in {text!r} (nearest: {names}); name a feeling, e.g. 'slightly annoyed'")
 
 
 def _blend(head, text: str, labels_vad: tuple[float, float, float], weight: float | None) -> tuple[float, float, float]:
