@@ -300,7 +300,7 @@ def _without_evidence(text: str, tokens: list[str], near: list[tuple[str, float]
     content = [t for t in tokens if t not in STOPWORDS and not negation.is_negator(t)]
     if votes is not None and len(tokens) >= STATEMENT_WORDS and len(content) >= 2:
         return Affect(mixture=(("neutral", 1.0),), intensity=0.0, label=text.strip(),
-                      why=((STATEMENT_REASON, 1.0),) + _vote_why(votes.shares) + why)
+                      why=((STATEMENT_REASON, 1.0),) + (_vote_why(votes.shares) if votes.trust > 0 else ()) + why)
     names = ", ".join(f"{n} ({sc:.2f})" for n, sc in near[:3])
     raise StudioError(f"no clear emotion in {text!r} (nearest: {names}); name a feeling, e.g. 'slightly annoyed'")
 
