@@ -78,7 +78,7 @@ VOTE_REASON = "like the sourced phrases: {}"
 # a sentence of this many words with nothing emotional in it is a plain statement (neutral), as the read sentences
 # of Burkhardt et al. 2005 are; a shorter fragment without an emotion word stays an error ("the table is brown")
 STATEMENT_WORDS = 5
-STATEMENT_REASON = "neutral (a plain statement: nothing in it names an emotion or is near a phrase that does)"
+STATEMENT_REASON = "neutral (a plain statement: nothing in it names an emotion, and no emotion wins the nearest sourced phrases)"
 
 
 def _anchors() -> tuple[list[str], list[str]]:
