@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import csv
 import os
 import sys
 import time
@@ -26,23 +25,6 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-
-
-def _score(name: str, use_phrases: bool) -> tuple[collections.Counter, collections.Counter]:
-    """Right and total per kind on one phrase set; the vote leaves that set (and near copies) out."""
-    from studio.affect import phrase_vote
-    from studio.affect.parse import parse_text
-    from studio.errors import StudioError
-
-    ok, n = collections.Counter(), collections.Counter()
-    with phrase_vote.leave_out(name):
-        for r in phrase_vote.read_set(name):
-            n[r["kind"]] += 1
-            try:
-                ok[r["kind"]] += parse_text(r["phrase"], use_phrases=use_phrases).top_label == r["label"]
-            except StudioError:
-                pass
-    return ok, n
 
 
 def _phrase_sets() -> None:
@@ -54,7 +36,8 @@ def _phrase_sets() -> None:
     kinds: dict[str, list[int]] = collections.defaultdict(lambda: [0, 0, 0])
     totals = [0, 0, 0]
     for name in phrase_vote.set_names():
-        (ok0, n), (ok1, _) = _score(name, False), _score(name, True)
+        alone, voted = phrase_vote.score(name, use_phrases=False), phrase_vote.score(name)
+        ok0, ok1, n = alone.right, voted.right, alone.rows
         a, b, rows = sum(ok0.values()), sum(ok1.values()), sum(n.values())
         print(f"| {name} | {rows} | {a} | {100 * a / rows:.0f} | {b} | {100 * b / rows:.0f} |")
         totals = [totals[0] + rows, totals[1] + a, totals[2] + b]

@@ -63,18 +63,11 @@ def test_text_without_emotion_is_a_clear_error(text):
     assert "\n" not in str(e.value)
 
 
-def _dev_rows():
-    import csv
-    from pathlib import Path
-
-    path = Path(__file__).parents[1] / "studio" / "data" / "phrases" / "phrases_dev.csv"
-    return list(csv.DictReader(path.open(newline="", encoding="utf-8")))
-
-
 def test_dev_phrases_have_sources_and_core_labels():
+    from studio.affect.phrase_vote import read_set
     from studio.affect.taxonomy import CORE_LABELS
 
-    rows = _dev_rows()
+    rows = read_set("dev")
     assert len(rows) >= 150
     assert all(r["source"].strip() and r["label"] in CORE_LABELS for r in rows)
     assert {r["kind"] for r in rows} == {"idiom", "colloquial", "verb", "neutral_speech", "everyday"}
@@ -82,18 +75,10 @@ def test_dev_phrases_have_sources_and_core_labels():
 
 def test_dev_phrases_top_label_per_kind():
     """Development data (tuned on): a regression guard, not a held-out score; the lead scores unseen phrases."""
-    import collections
+    from studio.affect.phrase_vote import score
 
-    from studio.affect.phrase_vote import leave_out
-
-    ok, n = collections.Counter(), collections.Counter()
-    with leave_out("dev"):
-        for r in _dev_rows():
-            n[r["kind"]] += 1
-            try:
-                ok[r["kind"]] += parse_text(r["phrase"]).top_label == r["label"]
-            except StudioError:
-                pass
+    sc = score("dev")
+    ok, n = sc.right, sc.rows
     assert all(ok[k] / n[k] >= 0.9 for k in n), dict(ok)
 
 
@@ -196,18 +181,14 @@ def test_idioms_with_a_wide_gap_and_the_more_specific_idiom_first():
     assert parse_text("my feet are sore at night").top_label != "anger"  # "sore at someone" only
 
 
-@pytest.mark.parametrize("name", ["phrases_dev16e.csv", "phrases_dev16e2.csv"])
+@pytest.mark.parametrize("name", ["dev16e", "dev16e2"])
 def test_slang_contempt_and_idiom_dev_batches(name):
     """Development batches for slang, acts of contempt and idioms (scored before tuning: studio/data/phrases/README.md)."""
-    import csv
-    from pathlib import Path
+    from studio.affect.phrase_vote import score
 
-    from studio.affect.phrase_vote import leave_out
-
-    rows = list(csv.DictReader(open(Path(__file__).parents[1] / "studio" / "data" / "phrases" / name, encoding="utf-8")))
-    with leave_out(name.removeprefix("phrases_").removesuffix(".csv")):
-        right = sum(parse_text(r["phrase"]).top_label == r["label"] for r in rows)
-    assert right / len(rows) >= 0.9, f"{name}: {right}/{len(rows)}"
+    sc = score(name)
+    right, rows = sum(sc.right.values()), sum(sc.rows.values())
+    assert sc.errors == 0 and right / rows >= 0.9, f"{name}: {right}/{rows}"
 
 
 def test_exact_cue_words_do_not_match_inflections():
@@ -232,20 +213,13 @@ def test_negation_reaches_only_the_emotion_word_it_scopes_over():
 
 def test_negation_phrase_set_per_kind():
     """Own phrases for each side of the scope rule (development data, written before the rule was tuned)."""
-    import collections
-    import csv
-    from pathlib import Path
+    from studio.affect.phrase_vote import read_set, score
 
-    rows = list(csv.DictReader((Path(__file__).parents[1] / "studio" / "data" / "phrases" / "phrases_negation.csv").open(encoding="utf-8")))
+    rows = read_set("negation")
     assert {r["kind"] for r in rows} == {"outside", "negated", "emphatic"} and all(r["source"] for r in rows)
-    from studio.affect.phrase_vote import leave_out
-
-    ok, n = collections.Counter(), collections.Counter()
-    with leave_out("negation"):
-        for r in rows:
-            n[r["kind"]] += 1
-            ok[r["kind"]] += parse_text(r["phrase"]).top_label == r["label"]
-    assert all(ok[k] / n[k] >= 0.85 for k in n), dict(ok)
+    sc = score("negation")
+    ok, n = sc.right, sc.rows
+    assert sc.errors == 0 and all(ok[k] / n[k] >= 0.85 for k in n), dict(ok)
 
 
 def test_body_part_and_gesture_idioms_from_the_dictionary_sections():
@@ -259,20 +233,13 @@ def test_body_part_and_gesture_idioms_from_the_dictionary_sections():
 
 def test_second_idiom_phrase_set_per_label():
     """Idioms from dictionary idiom sections, written before the table grew (development data since)."""
-    import collections
-    import csv
-    from pathlib import Path
+    from studio.affect.phrase_vote import read_set, score
 
-    rows = list(csv.DictReader((Path(__file__).parents[1] / "studio" / "data" / "phrases" / "phrases_idioms2.csv").open(encoding="utf-8")))
+    rows = read_set("idioms2")
     assert len(rows) >= 40 and all(r["source"].strip() for r in rows)
-    from studio.affect.phrase_vote import leave_out
-
-    ok, n = collections.Counter(), collections.Counter()
-    with leave_out("idioms2"):
-        for r in rows:
-            n[r["label"]] += 1
-            ok[r["label"]] += parse_text(r["phrase"]).top_label == r["label"]
-    assert all(ok[k] / n[k] >= 0.8 for k in n) and sum(ok.values()) / len(rows) >= 0.9, dict(ok)
+    sc = score("idioms2", by="label")
+    ok, n = sc.right, sc.rows
+    assert sc.errors == 0 and all(ok[k] / n[k] >= 0.8 for k in n) and sum(ok.values()) / len(rows) >= 0.9, dict(ok)
 
 
 # floors just under each set's leave-one-set-out score when the phrase vote landed (studio/data/phrases/README.md)
@@ -281,14 +248,8 @@ def test_second_idiom_phrase_set_per_label():
                                          ("heldout10", 0.8), ("heldout11", 0.95)])
 def test_held_out_phrase_sets_do_not_regress(name, floor):
     """Each set scored with the phrase vote leaving that set (and near copies of each phrase) out."""
-    from studio.affect.phrase_vote import leave_out, read_set
+    from studio.affect.phrase_vote import score
 
-    rows = read_set(name)
-    right = 0
-    with leave_out(name):
-        for r in rows:
-            try:
-                right += parse_text(r["phrase"]).top_label == r["label"]
-            except StudioError:
-                pass
-    assert right / len(rows) >= floor, f"{name}: {right}/{len(rows)}"
+    sc = score(name)
+    right, rows = sum(sc.right.values()), sum(sc.rows.values())
+    assert right / rows >= floor, f"{name}: {right}/{rows}"

@@ -23,12 +23,11 @@ scale the result ("slightly annoyed"
 from __future__ import annotations
 
 import hashlib
-import re
 from functools import lru_cache
 
 import numpy as np
 
-from studio.affect import cues, negation, taxonomy
+from studio.affect import cues, negation, phrase_vote, taxonomy
 from studio.affect.core import MAX_INTENSITY, Affect
 from studio.errors import StudioError
 
@@ -124,17 +123,22 @@ def _strip_modifiers(text: str) -> tuple[str, float]:
 def nearest_terms(text: str, k: int = 5, words: list[str] | None = None) -> list[tuple[str, float]]:
     """Taxonomy terms by cosine similarity to ``text`` (best phrase of each term); terms named by a
     cue word among ``words`` score at least ``CUE_SIMILARITY``."""
-    best = _similarities(text)
+    best = _similarities(_encode(text))
     for name, score in _cue_scores(words or []).items():
         best[name] = max(best.get(name, -2.0), score)
     return sorted(best.items(), key=lambda kv: -kv[1])[:k]
 
 
-def _similarities(text: str) -> dict[str, float]:
+def _encode(text: str) -> np.ndarray:
     from studio.affect.embedder import embedder
 
+    return embedder().encode([text])[0]
+
+
+def _similarities(vec: np.ndarray) -> dict[str, float]:
+    """The best anchor cosine per term for an embedded text."""
     mat, owners = _anchor_matrix()
-    sims = mat @ embedder().encode([text])[0]
+    sims = mat @ vec
     best: dict[str, float] = {}
     for s, o in zip(sims.tolist(), owners):
         if s > best.get(o, -2.0):
@@ -202,7 +206,9 @@ def parse_text(text: str, intensity: float | None = None, use_head: bool = True,
         affect = parts[0] if len(parts) == 1 else Affect.mix(parts)
     else:
         embed_text = " ".join(t for t in _strip_modifiers(clean)[0].split()) or clean
-        best = _similarities(embed_text)
+        # one embedding per text: the anchors, the VAD head and (for the raw text) the phrase vote share them
+        vec = _encode(embed_text)
+        best = _similarities(vec)
         speech = any(cues.is_speech_noun(t) for t in tokens)  # "tone" is a stopword, so look at every token
         lexical = _cue_scores(words, speech)
         for idiom, _ in idioms:
@@ -214,7 +220,8 @@ def parse_text(text: str, intensity: float | None = None, use_head: bool = True,
             best["neutral"] = max(best.get("neutral", -2.0), DESCRIBED_SPEECH)
         near = sorted(best.items(), key=lambda kv: -kv[1])[:5]
         # a single word is what the cue tables and the VAD head are for (ANEW r dropped with the vote on words)
-        votes = _phrase_vote(text) if use_phrases and len(tokens) > 1 else None
+        raw = text.strip()
+        votes = phrase_vote.vote(raw, vec if raw == embed_text else None) if use_phrases and len(tokens) > 1 else None
         if near[0][1] < MIN_SIMILARITY:
             return _without_evidence(text, tokens, near, votes, intensity)
         top = near[:3]
@@ -223,16 +230,17 @@ def parse_text(text: str, intensity: float | None = None, use_head: bool = True,
         w /= w.sum()
         why = tuple((SPEECH_REASON if described and n == "neutral" else n, round(float(s), 3)) for n, s in near)
         if near[0][0] == "neutral" and (described or w[0] >= 0.5):  # emotionless speech, not a faint emotion
-            return Affect(mixture=(("neutral", 1.0),), intensity=0.0, label=text.strip(), why=why)
+            return _neutral(text, why)
         parts = [(Affect.of(name, taxonomy.terms()[name].intensity), float(wi)) for (name, _), wi in zip(top, w)
                  if wi >= 0.05]
         affect = Affect.mix([p for p, _ in parts], [wi for _, wi in parts])
         # the vote knows nothing of negation, so a sentence with a negator keeps the tables' scope rules alone
         if votes is not None and votes.trust > 0 and not any(negation.is_negator(t) for t in tokens):
             why = tuple(sorted(why + _vote_why(votes.shares), key=lambda kv: -kv[1]))
-            affect = _with_vote(affect, parts, votes.shares, votes.trust * (LEXICAL_PHRASE_WEIGHT if lexical else PHRASE_WEIGHT))
-            if affect.is_neutral:
-                return Affect(mixture=(("neutral", 1.0),), intensity=0.0, label=text.strip(), why=why)
+            voted = _with_vote(affect, parts, votes.shares, votes.trust * (LEXICAL_PHRASE_WEIGHT if lexical else PHRASE_WEIGHT))
+            if voted is None:
+                return _neutral(text, why)
+            affect = voted
         head = _vad_head() if use_head else None
         if head is not None:
             from studio.affect.vad_head import LICENCE_NOTE
@@ -240,7 +248,7 @@ def parse_text(text: str, intensity: float | None = None, use_head: bool = True,
             note = LICENCE_NOTE
             single = len(tokens) == 1 and not idioms
             weight = (CUE_HEAD_WEIGHT if lexical else 1.0) if single else None
-            affect = Affect(vad=_blend(head, embed_text, affect.vad, weight), mixture=affect.mixture,
+            affect = Affect(vad=_blend(head, vec, affect.vad, weight), mixture=affect.mixture,
                             intensity=affect.intensity, label=affect.label)
     base = affect.intensity
     if negate:
@@ -250,14 +258,12 @@ def parse_text(text: str, intensity: float | None = None, use_head: bool = True,
     return Affect(vad=affect.vad, mixture=affect.mixture, intensity=final, label=text.strip(), why=why, note=note)
 
 
-def _phrase_vote(text: str):
-    from studio.affect import phrase_vote
-
-    return phrase_vote.vote(text)
+def _neutral(text: str, why: tuple[tuple[str, float], ...]) -> Affect:
+    return Affect(mixture=(("neutral", 1.0),), intensity=0.0, label=text.strip(), why=why)
 
 
-def _with_vote(affect: Affect, parts: list[tuple[Affect, float]], votes: dict[str, float], weight: float) -> Affect:
-    """The tables' core mixture and the vote, weighed ``1 - weight`` : ``weight``; neutral when neutral wins, else the
+def _with_vote(affect: Affect, parts: list[tuple[Affect, float]], votes: dict[str, float], weight: float) -> Affect | None:
+    """The tables' core mixture and the vote, weighed ``1 - weight`` : ``weight``; None when neutral wins, else the
     emotions' shares as the mixture."""
     mix = dict.fromkeys(taxonomy.CORE_LABELS, 0.0)
     for name, m in affect.mixture:
@@ -265,7 +271,7 @@ def _with_vote(affect: Affect, parts: list[tuple[Affect, float]], votes: dict[st
     for name, v in votes.items():
         mix[name] += weight * v
     if max(mix, key=mix.get) == "neutral":
-        return Affect()
+        return None
     emotions = {n: m for n, m in mix.items() if n != "neutral" and m >= 0.02}
     total = sum(emotions.values())
     # the phrases carry labels, not VAD: where they only confirm the tables' winner, the VAD stays that of the words
@@ -293,25 +299,22 @@ def _without_evidence(text: str, tokens: list[str], near: list[tuple[str, float]
     if votes is not None and votes.trust > 0 and votes.shares[votes.winner] >= VOTE_ALONE:
         why = _vote_why(votes.shares) + why
         if votes.winner == "neutral":
-            return Affect(mixture=(("neutral", 1.0),), intensity=0.0, label=text.strip(), why=why)
+            return _neutral(text, why)
         base = Affect.of(votes.winner, taxonomy.terms()[votes.winner].intensity)
         return Affect(vad=base.vad, mixture=base.mixture, intensity=base.intensity if intensity is None else intensity,
                       label=text.strip(), why=why)
     content = [t for t in tokens if t not in STOPWORDS and not negation.is_negator(t)]
     if votes is not None and len(tokens) >= STATEMENT_WORDS and len(content) >= 2:
-        return Affect(mixture=(("neutral", 1.0),), intensity=0.0, label=text.strip(),
-                      why=((STATEMENT_REASON, 1.0),) + (_vote_why(votes.shares) if votes.trust > 0 else ()) + why)
+        return _neutral(text, ((STATEMENT_REASON, 1.0),) + (_vote_why(votes.shares) if votes.trust > 0 else ()) + why)
     names = ", ".join(f"{n} ({sc:.2f})" for n, sc in near[:3])
     raise StudioError(f"no clear emotion in {text!r} (nearest: {names}); name a feeling, e.g. 'slightly annoyed'")
 
 
-def _blend(head, text: str, labels_vad: tuple[float, float, float], weight: float | None) -> tuple[float, float, float]:
-    """The head's VAD for ``text`` mixed with the matched labels' VAD, the head weighing ``weight``; None
+def _blend(head, vec: np.ndarray, labels_vad: tuple[float, float, float], weight: float | None) -> tuple[float, float, float]:
+    """The head's VAD for an embedded text mixed with the matched labels' VAD, the head weighing ``weight``; None
     (longer text) weighs it by the kernel similarity to its nearest training word, since far from every
     training word the kernel ridge falls back towards the lexicon mean."""
-    from studio.affect import vad_head
-
-    emb = vad_head.encode([text])
+    emb = vec[None, :]
     pred = head.predict(emb)[0]
     wt = head.confidence(emb)[0] if weight is None else weight
     return tuple(float(np.clip(wt * p + (1 - wt) * v, -1, 1)) for p, v in zip(pred, labels_vad))  # type: ignore[return-value]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import hashlib
+from collections import Counter
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
@@ -68,10 +69,6 @@ def set_names() -> list[str]:
     return sorted(set_name(p) for p in FOLDER.glob("phrases_*.csv"))
 
 
-def _key(text: str) -> str:
-    return " ".join(text.lower().split())
-
-
 @lru_cache(maxsize=1)
 def corpus() -> Corpus:
     from studio import derived
@@ -93,7 +90,8 @@ def corpus() -> Corpus:
 
 @contextlib.contextmanager
 def leave_out(name: str | None) -> Iterator[None]:
-    """Within the block the vote ignores set ``name`` and any corpus phrase equal to the text voted on."""
+    """Within the block the vote ignores set ``name`` and every corpus phrase within ``NEAR_DUPLICATE`` of the text
+    voted on (an exact copy from another set among them)."""
     token = _left_out.set(name)
     try:
         yield
@@ -112,17 +110,16 @@ class Vote:
         return max(self.shares, key=self.shares.get)
 
 
-def vote(text: str) -> Vote:
-    """The ``K`` corpus phrases nearest to ``text`` vote on its core label."""
+def vote(text: str, vec: np.ndarray | None = None) -> Vote:
+    """The ``K`` corpus phrases nearest to ``text`` vote on its core label; ``vec`` is its embedding if the caller
+    already has it."""
     from studio.affect.embedder import embedder
 
     c = corpus()
-    sims = c.embeddings @ embedder().encode([text])[0]
+    sims = c.embeddings @ (embedder().encode([text])[0] if vec is None else vec)
     hidden = _left_out.get()
     if hidden is not None:
-        key = _key(text)
-        mask = np.array([s == hidden or _key(p) == key for s, p in zip(c.sets, c.phrases)]) | (sims >= NEAR_DUPLICATE)
-        sims = np.where(mask, -np.inf, sims)
+        sims = np.where((np.array(c.sets) == hidden) | (sims >= NEAR_DUPLICATE), -np.inf, sims)
     top = np.argsort(-sims)[:K]
     weights = np.exp((sims[top] - 1.0) / TEMPERATURE)
     shares = dict.fromkeys(CORE_LABELS, 0.0)
@@ -131,3 +128,26 @@ def vote(text: str) -> Vote:
     total = sum(shares.values())
     nearest = float(sims[top[0]])
     return Vote({k: v / total for k, v in shares.items()}, float(np.clip((nearest - FLOOR) / (FULL - FLOOR), 0, 1)), nearest)
+
+
+@dataclass(frozen=True)
+class SetScore:
+    right: Counter  # per kind (or label) of row
+    rows: Counter
+    errors: int  # rows the parser refused with a StudioError (counted as wrong)
+
+
+def score(name: str, by: str = "kind", use_phrases: bool = True) -> SetScore:
+    """Top label right per ``by`` column on one phrase set, the vote leaving that set (and near copies) out: how
+    every phrase-set accuracy in the tests and benchmarks/text_vad.py is measured."""
+    from studio.affect.parse import parse_text
+
+    right, rows, errors = Counter(), Counter(), 0
+    with leave_out(name):
+        for r in read_set(name):
+            rows[r[by]] += 1
+            try:
+                right[r[by]] += parse_text(r["phrase"], use_phrases=use_phrases).top_label == r["label"]
+            except StudioError:
+                errors += 1
+    return SetScore(right, rows, errors)
